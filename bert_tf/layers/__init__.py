@@ -1,0 +1,10 @@
+"""Keras 3 layers of BERT."""
+
+from bert_tf.layers.activations import get_activation
+from bert_tf.layers.attention import SelfAttention, attention_mask_adder
+from bert_tf.layers.embeddings import BertEmbeddings
+from bert_tf.layers.pooler import Pooler
+from bert_tf.layers.transformer import TransformerBlock, TransformerEncoder
+
+__all__ = ["BertEmbeddings", "Pooler", "SelfAttention", "TransformerBlock",
+           "TransformerEncoder", "attention_mask_adder", "get_activation"]

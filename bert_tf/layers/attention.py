@@ -1,0 +1,81 @@
+"""Multi-head self-attention with Google BERT's 2-D projection kernels.
+
+Dimensions, as in Google's `modeling.py`: B = batch, F = from (query) length,
+T = to (key) length, N = heads, D = size per head, H = hidden size = N * D.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from bert_tf.configs import BertConfig
+from bert_tf.layers import common
+
+# Added to the scores of padding positions before the softmax. exp(-10000) is 0 in
+# float32, so padding gets no weight; Google uses the same constant.
+_MASK_ADDER = -10000.0
+
+
+def attention_mask_adder(input_mask):
+    """Turns an input mask [B, T] (1 = token, 0 = padding) into float32 [B, 1, 1, T]
+    adders: 0 where attention is allowed, -10000 on padding."""
+    mask = ops.cast(input_mask, "float32")
+    return (1.0 - mask[:, None, None, :]) * _MASK_ADDER
+
+
+class SelfAttention(common.BertLayer):
+    """Scaled dot-product self-attention over N heads, plus the output projection.
+
+    The `query`, `key`, `value` and `output_dense` kernels are [H, H], as Google's
+    `attention/self/{query,key,value}` and `attention/output/dense`.
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        """Creates the four projections from `config`."""
+        super().__init__(config, **kwargs)
+        hidden = config.hidden_size
+        self.query = common.dense(config, hidden, "query")
+        self.key = common.dense(config, hidden, "key")
+        self.value = common.dense(config, hidden, "value")
+        self.output_dense = common.dense(config, hidden, "output_dense")
+        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+
+    def build(self, input_shape=None):
+        """Builds the projections for inputs of width H."""
+        shape = (None, None, self.config.hidden_size)
+        for layer in (self.query, self.key, self.value, self.output_dense):
+            layer.build(shape)
+        self.built = True
+
+    def _split_heads(self, x):
+        """[B, S, H] -> [B, S, N, D]."""
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        return ops.reshape(x, (batch, length, self.config.num_attention_heads,
+                               self.config.head_size))
+
+    def call(self, hidden_states, mask_adder, training=None):
+        """Attends every position to every unmasked position.
+
+        Args:
+          hidden_states: float [B, S, H].
+          mask_adder: float32 [B, 1, 1, S] from `attention_mask_adder`.
+          training: whether dropout is active.
+
+        Returns:
+          float [B, S, H]: the projected context, before the residual connection.
+        """
+        query = self._split_heads(self.query(hidden_states))  # [B, F, N, D]
+        key = self._split_heads(self.key(hidden_states))  # [B, T, N, D]
+        value = self._split_heads(self.value(hidden_states))  # [B, T, N, D]
+        scores = ops.einsum("bfnd,btnd->bnft", query, key)  # [B, N, F, T]
+        scores = scores * (1.0 / math.sqrt(self.config.head_size))
+        # The softmax runs in float32 so that half-precision scores cannot overflow.
+        # (Keras casts float layer inputs to the compute dtype, hence the second cast.)
+        probs = ops.softmax(ops.cast(scores, "float32") + ops.cast(mask_adder, "float32"),
+                            axis=-1)
+        probs = self.dropout(ops.cast(probs, self.compute_dtype), training=training)
+        context = ops.einsum("bnft,btnd->bfnd", probs, value)  # [B, F, N, D]
+        batch, length = ops.shape(hidden_states)[0], ops.shape(hidden_states)[1]
+        context = ops.reshape(context, (batch, length, self.config.hidden_size))
+        return self.output_dense(context)

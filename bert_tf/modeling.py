@@ -1,0 +1,61 @@
+"""`BertModel`, the BERT encoder as a Keras 3 model."""
+
+import keras
+
+from bert_tf.configs import BertConfig
+from bert_tf.layers import BertEmbeddings, Pooler, TransformerEncoder
+
+INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
+
+
+class BertModel(keras.Model):
+    """The BERT encoder: embeddings, transformer stack and pooler.
+
+    Called with a dict of int32 `input_ids`, `input_mask` and `segment_ids`, each
+    [batch, seq], it returns a dict with
+      * `sequence_output`: [batch, seq, hidden], the last layer's output;
+      * `pooled_output`: [batch, hidden], the tanh pooler on `[CLS]`;
+      * `encoder_outputs`: list of every layer's [batch, seq, hidden] output.
+
+    The weights are created in the constructor, so a checkpoint can be loaded right
+    away (`bert_tf.checkpoints.load_checkpoint`).
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        """Creates the encoder for `config` with freshly initialized weights."""
+        kwargs.setdefault("name", "bert")
+        super().__init__(**kwargs)
+        self.config = config
+        self.embeddings = BertEmbeddings(config, name="embeddings")
+        self.encoder = TransformerEncoder(config, name="encoder")
+        self.pooler = Pooler(config, name="pooler")
+        self.embeddings.build()
+        self.encoder.build()
+        self.pooler.build()
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """Encodes a batch; see the class docstring for inputs and outputs."""
+        missing = [name for name in INPUT_NAMES if name not in inputs]
+        if missing:
+            raise ValueError(f"BertModel inputs lack {', '.join(missing)}; it needs a dict "
+                             f"with {', '.join(INPUT_NAMES)}.")
+        embeddings = self.embeddings(inputs["input_ids"], inputs["segment_ids"],
+                                     training=training)
+        encoder_outputs = self.encoder(embeddings, inputs["input_mask"], training=training)
+        sequence_output = encoder_outputs[-1]
+        return {
+            "sequence_output": sequence_output,
+            "pooled_output": self.pooler(sequence_output),
+            "encoder_outputs": encoder_outputs,
+        }
+
+    def get_config(self):
+        """The constructor's arguments."""
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the model from `get_config`'s output."""
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
