@@ -18,13 +18,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertModel
 
 # Hugging Face buffers that are not weights.
 _HF_BUFFERS = re.compile(r"(^|\.)(position_ids|token_type_ids)$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserInputError):
     """A checkpoint cannot be found, read, or does not fit the model."""
 
 
@@ -239,6 +240,28 @@ def companion_file(checkpoint: str, names: Iterable[str]) -> str | None:
         if tf.io.gfile.exists(candidate):
             return candidate
     return None
+
+
+def resolve_model_files(init_checkpoint: str, bert_config_file: str | None,
+                        vocab_file: str | None) -> tuple[str, str]:
+    """The config and vocab paths to use: the flags' values, or the files found beside
+    `init_checkpoint` (`bert_config.json` or Hugging Face's `config.json`; `vocab.txt`).
+
+    Raises:
+      CheckpointError: if the checkpoint does not exist, or a file was not given and
+        is not beside the checkpoint.
+    """
+    _resolve(init_checkpoint)
+    config = bert_config_file or companion_file(init_checkpoint,
+                                                ("bert_config.json", "config.json"))
+    vocab = vocab_file or companion_file(init_checkpoint, ("vocab.txt",))
+    for value, flag, names in ((config, "--bert_config_file", "bert_config.json or config.json"),
+                               (vocab, "--vocab_file", "vocab.txt")):
+        if value is None:
+            raise CheckpointError(
+                f"{flag} was not given and no {names} is beside --init_checkpoint "
+                f"{init_checkpoint!r}. Pass {flag}.")
+    return config, vocab
 
 
 def load_checkpoint(model: BertModel, path: str,

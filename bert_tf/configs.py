@@ -15,6 +15,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from bert_tf.errors import UserInputError
+
 # Activations in Google's vocabulary, plus the exact (erf) GELU of Hugging Face's "gelu".
 ACTIVATIONS = ("gelu", "gelu_exact", "relu", "tanh", "linear")
 
@@ -41,7 +43,7 @@ _IGNORED_KEYS = frozenset({
 _HF_MARKER_KEYS = ("model_type", "architectures", "transformers_version")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError):
     """A BERT configuration is invalid; the message says which field and why."""
 
 

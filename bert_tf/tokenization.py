@@ -19,16 +19,19 @@ graph with tensorflow_text, for SavedModels that take raw text.
 """
 
 import collections
+import re
 import unicodedata
 
 import tensorflow as tf
+
+from bert_tf.errors import UserInputError
 
 UNK_TOKEN = "[UNK]"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_INPUT_CHARS_PER_WORD = 200
 
 
-class VocabError(ValueError):
+class VocabError(UserInputError):
     """A vocabulary file is missing, empty or malformed."""
 
 
@@ -275,3 +278,26 @@ def is_punctuation(char: str) -> bool:
     if any(low <= cp <= high for low, high in ASCII_PUNCTUATION_RANGES):
         return True
     return unicodedata.category(char).startswith("P")
+
+
+def validate_case_matches_checkpoint(do_lower_case: bool, init_checkpoint: str | None) -> None:
+    """Catches the classic mistake of a cased model run lower-cased, or the reverse.
+
+    As Google's check, it only knows the names of Google's released checkpoints
+    (`uncased_L-12_H-768_A-12`, `cased_L-12_H-768_A-12`, ...); other paths pass.
+
+    Raises:
+      VocabError: if the checkpoint name and `do_lower_case` disagree.
+    """
+    if not init_checkpoint:
+        return
+    match = re.search(r"(^|/)(uncased|cased|multi_cased|multilingual)_L-\d+_H-\d+_A-\d+/",
+                      init_checkpoint)
+    if match is None:
+        return
+    model_is_lower_cased = match.group(2) in ("uncased", "multilingual")
+    if model_is_lower_cased != do_lower_case:
+        raise VocabError(
+            f"--do_lower_case={do_lower_case} does not match the checkpoint "
+            f"{init_checkpoint!r}, a {match.group(2)} model. Pass "
+            f"--do_lower_case={model_is_lower_cased}.")

@@ -1,0 +1,61 @@
+"""Packing WordPiece tokens into BERT's `[CLS] A [SEP] B [SEP]` input layout."""
+
+import dataclasses
+
+CLS_TOKEN = "[CLS]"
+SEP_TOKEN = "[SEP]"
+
+
+@dataclasses.dataclass
+class PackedInput:
+    """One model input: tokens and the three int features, padded to the same length."""
+
+    tokens: list[str]
+    input_ids: list[int]
+    input_mask: list[int]
+    segment_ids: list[int]
+
+
+def truncate_seq_pair(tokens_a: list[str], tokens_b: list[str], max_length: int) -> None:
+    """Shortens the pair in place until it fits `max_length`, one token at a time from
+    the end of the longer sequence (Google's rule: a short sentence keeps all its
+    tokens, a long one loses the most)."""
+    while len(tokens_a) + len(tokens_b) > max_length:
+        if len(tokens_a) > len(tokens_b):
+            tokens_a.pop()
+        else:
+            tokens_b.pop()
+
+
+def pack(tokens_a: list[str], tokens_b: list[str] | None, max_seq_length: int,
+         convert_tokens_to_ids) -> PackedInput:
+    """Builds the model input for one example, as Google's `convert_single_example`.
+
+        tokens:      [CLS] is this jack ##son ##ville ? [SEP] no it is not . [SEP]
+        segment_ids:   0    0   0    0    0     0    0    0    1  1  1  1  1    1
+
+    A single sequence is `[CLS] A [SEP]` with segment id 0 throughout. Sequences are
+    truncated to fit (see `truncate_seq_pair`), then padded with id 0 and mask 0.
+
+    Args:
+      tokens_a: WordPiece tokens of the first text (not modified).
+      tokens_b: WordPiece tokens of the second text, or None.
+      max_seq_length: the padded length.
+      convert_tokens_to_ids: the tokenizer's token -> id function.
+    """
+    tokens_a = list(tokens_a)
+    if tokens_b is not None:
+        tokens_b = list(tokens_b)
+        truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
+    else:
+        tokens_a = tokens_a[:max_seq_length - 2]
+    tokens = [CLS_TOKEN, *tokens_a, SEP_TOKEN]
+    segment_ids = [0] * len(tokens)
+    if tokens_b is not None:
+        tokens += [*tokens_b, SEP_TOKEN]
+        segment_ids += [1] * (len(tokens_b) + 1)
+    input_ids = convert_tokens_to_ids(tokens)
+    padding = max_seq_length - len(input_ids)
+    return PackedInput(tokens=tokens, input_ids=input_ids + [0] * padding,
+                       input_mask=[1] * len(input_ids) + [0] * padding,
+                       segment_ids=segment_ids + [0] * padding)

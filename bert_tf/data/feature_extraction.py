@@ -1,0 +1,67 @@
+"""Inputs and outputs of `extract_features.py`, in Google's formats."""
+
+import collections
+import dataclasses
+import json
+import re
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+_PAIR_SEPARATOR = re.compile(r"^(.*) \|\|\| (.*)$")
+
+
+@dataclasses.dataclass
+class TextExample:
+    """One input line: a text, or a pair written `text_a ||| text_b`."""
+
+    unique_id: int
+    text_a: str
+    text_b: str | None
+
+
+def read_examples(input_file: str) -> list[TextExample]:
+    """Reads one example per line; `a ||| b` is a pair, anything else a single text.
+
+    Raises:
+      FileNotFoundError: if `input_file` does not exist.
+    """
+    if not tf.io.gfile.exists(input_file):
+        raise FileNotFoundError(f"--input_file {input_file!r} does not exist.")
+    examples = []
+    with tf.io.gfile.GFile(input_file, "r") as reader:
+        for unique_id, line in enumerate(reader):
+            line = line.strip()
+            match = _PAIR_SEPARATOR.match(line)
+            text_a, text_b = (match.group(1), match.group(2)) if match else (line, None)
+            examples.append(TextExample(unique_id, text_a, text_b))
+    return examples
+
+
+def feature_json(unique_id: int, tokens: list[str], layer_indexes: list[int],
+                 layer_outputs: list[np.ndarray]) -> str:
+    """One output line, as Google's script writes it.
+
+    `{"linex_index": id, "features": [{"token": t, "layers": [{"index": -1,
+    "values": [...]}, ...]}, ...]}` with values rounded to 6 decimals.
+
+    Args:
+      unique_id: the example's line number (Google's key is spelled `linex_index`).
+      tokens: the example's tokens, `[CLS]` and `[SEP]` included, without padding.
+      layer_indexes: the requested layer indexes, e.g. [-1, -2].
+      layer_outputs: per requested layer, float [seq, hidden] for this example.
+    """
+    features = []
+    for position, token in enumerate(tokens):
+        layers = [collections.OrderedDict(
+            index=index, values=[round(float(x), 6) for x in output[position]])
+            for index, output in zip(layer_indexes, layer_outputs)]
+        features.append(collections.OrderedDict(token=token, layers=layers))
+    return json.dumps(collections.OrderedDict(linex_index=unique_id, features=features))
+
+
+def batches(items: list, batch_size: int) -> Iterator[list]:
+    """Consecutive slices of `items`, the last one possibly shorter."""
+    for start in range(0, len(items), batch_size):
+        yield items[start:start + batch_size]

@@ -1,0 +1,8 @@
+"""The error type for bad user input (files, flags, configs)."""
+
+
+class UserInputError(ValueError):
+    """Input the user can fix: the message names the file or flag and says how.
+
+    The top-level scripts print such errors as one message, without a traceback.
+    """
