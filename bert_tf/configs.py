@@ -30,12 +30,8 @@ _HF_ACTIVATIONS = {
     "linear": "linear",
 }
 
-# Keys that carry no architecture for this project and are skipped when read: Hugging
-# Face bookkeeping, and the pooler notes in Google's multilingual configs.
-_IGNORED_KEYS = frozenset({
-    "architectures", "model_type", "transformers_version", "torch_dtype", "dtype",
-    "gradient_checkpointing", "use_cache", "pad_token_id", "bos_token_id",
-    "eos_token_id", "classifier_dropout", "_name_or_path", "output_past",
+# Keys of Google's multilingual configs that describe nothing this model has.
+_IGNORED_GOOGLE_KEYS = frozenset({
     "directionality", "pooler_fc_size", "pooler_num_attention_heads",
     "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type",
 })
@@ -115,7 +111,7 @@ class BertConfig:
         if is_hugging_face:
             values = _from_hugging_face(values, source)
         fields = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - fields - _IGNORED_KEYS)
+        unknown = sorted(set(values) - fields - _IGNORED_GOOGLE_KEYS)
         if unknown:
             raise ConfigError(
                 f"Invalid BERT config ({source}): unknown keys {', '.join(unknown)}. "
@@ -184,10 +180,10 @@ def _from_hugging_face(values: dict[str, Any], source: str) -> dict[str, Any]:
             f"supported; use one of {', '.join(sorted(_HF_ACTIVATIONS))}.")
     values["hidden_act"] = _HF_ACTIVATIONS[activation]
     for key in ("is_decoder", "add_cross_attention"):
-        if values.pop(key, False):
+        if values.get(key, False):
             raise ConfigError(f"Invalid BERT config ({source}): {key} is set; only BERT "
                               "encoders are supported.")
-    for key in ("chunk_size_feed_forward", "output_attentions", "output_hidden_states",
-                "return_dict", "id2label", "label2id", "problem_type"):
-        values.pop(key, None)
-    return values
+    # Everything else in a Hugging Face config (generation settings, label maps,
+    # versions, ...) is bookkeeping of the transformers library, not architecture.
+    fields = {field.name for field in dataclasses.fields(BertConfig)}
+    return {key: value for key, value in values.items() if key in fields}

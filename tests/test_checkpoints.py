@@ -1,0 +1,200 @@
+"""Checkpoint loading (Google TF1, Hugging Face, own) and Google-format writing."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf.checkpoints import CheckpointError
+from bert_tf.configs import BertConfig
+from bert_tf.modeling import BertModel
+
+
+def _google_names_and_shapes(config):
+    """Variable names and shapes of a Google BERT checkpoint, written out by hand from
+    the released `bert_model.ckpt` files."""
+    h, i = config.hidden_size, config.intermediate_size
+    shapes = {
+        "bert/embeddings/word_embeddings": (config.vocab_size, h),
+        "bert/embeddings/position_embeddings": (config.max_position_embeddings, h),
+        "bert/embeddings/token_type_embeddings": (config.type_vocab_size, h),
+        "bert/embeddings/LayerNorm/gamma": (h,), "bert/embeddings/LayerNorm/beta": (h,),
+        "bert/pooler/dense/kernel": (h, h), "bert/pooler/dense/bias": (h,),
+    }
+    for layer in range(config.num_hidden_layers):
+        p = f"bert/encoder/layer_{layer}"
+        for dense, (fan_in, fan_out) in {
+                "attention/self/query": (h, h), "attention/self/key": (h, h),
+                "attention/self/value": (h, h), "attention/output/dense": (h, h),
+                "intermediate/dense": (h, i), "output/dense": (i, h)}.items():
+            shapes[f"{p}/{dense}/kernel"] = (fan_in, fan_out)
+            shapes[f"{p}/{dense}/bias"] = (fan_out,)
+        for norm in ("attention/output/LayerNorm", "output/LayerNorm"):
+            shapes[f"{p}/{norm}/gamma"] = (h,)
+            shapes[f"{p}/{norm}/beta"] = (h,)
+    return shapes
+
+
+def _write_tf1_checkpoint(prefix, arrays):
+    """Writes `arrays` as a TF1 checkpoint the way Google's code does: graph-mode
+    variables saved by `tf.compat.v1.train.Saver`."""
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = [tf.compat.v1.get_variable(name, initializer=tf.constant(value))
+                     for name, value in arrays.items()]
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, prefix, write_meta_graph=False, write_state=False)
+
+
+def _random_arrays(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(0, 0.1, shape).astype(np.float32) for name, shape in shapes.items()}
+
+
+def _inputs(config):
+    ids = np.array([[2, 5, 9, 11, 3, 0], [2, 7, 3, 0, 0, 0]], np.int32)
+    mask = (ids > 0).astype(np.int32)
+    return {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}
+
+
+def test_google_tf1_checkpoint_loads_and_reports_extras(tmp_path, tiny_config):
+    arrays = _random_arrays(_google_names_and_shapes(tiny_config))
+    extras = {"cls/predictions/output_bias": np.zeros(tiny_config.vocab_size, np.float32),
+              "cls/seq_relationship/output_weights": np.zeros((2, 32), np.float32)}
+    training_state = {"bert/pooler/dense/bias/adam_m": np.zeros(32, np.float32),
+                      "bert/pooler/dense/bias/adam_v": np.zeros(32, np.float32),
+                      "global_step": np.array(7, np.int64)}
+    prefix = str(tmp_path / "bert_model.ckpt")
+    _write_tf1_checkpoint(prefix, {**arrays, **extras, **training_state})
+
+    model = BertModel(tiny_config)
+    report = checkpoints.load_checkpoint(model, prefix)
+    assert report.format == "google"
+    assert sorted(report.loaded) == sorted(arrays)
+    assert report.unused == sorted(extras)  # Adam slots and global_step are not weights.
+    for name, variable in checkpoints.google_variable_map(model).items():
+        np.testing.assert_array_equal(variable.numpy(), arrays[name])
+    # The directory works too, and so does a checkpoint named otherwise.
+    assert checkpoints.load_checkpoint(BertModel(tiny_config), str(tmp_path)).format == "google"
+
+
+def test_save_then_load_gives_identical_outputs(tmp_path, tiny_config):
+    model = BertModel(tiny_config)
+    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "out" / "bert_model.ckpt"))
+    reader = tf.train.load_checkpoint(prefix)
+    assert reader.get_variable_to_shape_map() == {
+        name: list(shape) for name, shape in _google_names_and_shapes(tiny_config).items()}
+    fresh = BertModel(tiny_config)
+    checkpoints.load_checkpoint(fresh, prefix)
+    inputs = _inputs(tiny_config)
+    for key in ("sequence_output", "pooled_output"):
+        np.testing.assert_array_equal(fresh(inputs)[key].numpy(), model(inputs)[key].numpy())
+
+
+def test_save_never_overwrites_an_existing_checkpoint(tmp_path, tiny_config):
+    prefix = str(tmp_path / "bert_model.ckpt")
+    checkpoints.save_google_checkpoint(BertModel(tiny_config), prefix)
+    before = (tmp_path / "bert_model.ckpt.data-00000-of-00001").read_bytes()
+    with pytest.raises(CheckpointError, match="already exists"):
+        checkpoints.save_google_checkpoint(BertModel(tiny_config), prefix)
+    assert (tmp_path / "bert_model.ckpt.data-00000-of-00001").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bert_model.ckpt.data-00000-of-00001", "bert_model.ckpt.index"]
+
+
+def test_shape_mismatches_and_missing_variables_are_listed_together(tmp_path, tiny_config):
+    other = dataclasses.replace(tiny_config, vocab_size=120, intermediate_size=40)
+    shapes = _google_names_and_shapes(other)
+    del shapes["bert/pooler/dense/bias"]
+    prefix = str(tmp_path / "bert_model.ckpt")
+    _write_tf1_checkpoint(prefix, _random_arrays(shapes))
+    model = BertModel(tiny_config)
+    before = [variable.numpy().copy() for variable in model.weights]
+    with pytest.raises(CheckpointError) as error:
+        checkpoints.load_checkpoint(model, prefix)
+    message = str(error.value)
+    assert "bert/embeddings/word_embeddings: checkpoint [120, 32] vs model [99, 32]" in message
+    assert "bert/encoder/layer_1/output/dense/kernel: checkpoint [40, 32] vs model [37, 32]" in message
+    assert "bert/pooler/dense/bias: missing from the checkpoint (model [32])" in message
+    # word_embeddings, intermediate kernel and bias and output kernel of 2 layers, pooler bias.
+    assert "(8 variables)" in message
+    for variable, value in zip(model.weights, before):  # Nothing was assigned.
+        np.testing.assert_array_equal(variable.numpy(), value)
+
+
+def test_missing_variables_may_be_left_at_initialization(tmp_path, tiny_config):
+    shapes = _google_names_and_shapes(tiny_config)
+    shapes = {name: shape for name, shape in shapes.items() if "pooler" not in name}
+    prefix = str(tmp_path / "bert_model.ckpt")
+    _write_tf1_checkpoint(prefix, _random_arrays(shapes))
+    report = checkpoints.load_checkpoint(BertModel(tiny_config), prefix,
+                                         initialize_missing=("bert/pooler/",))
+    assert report.initialized == ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
+
+
+@pytest.mark.parametrize("safe_serialization", [True, False])
+@pytest.mark.parametrize("architecture", ["BertModel", "BertForPreTraining"])
+def test_hugging_face_checkpoints_match_transformers(tmp_path, tiny_config, architecture,
+                                                      safe_serialization):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    hf_config = transformers.BertConfig(
+        vocab_size=tiny_config.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
+        type_vocab_size=2, hidden_act="gelu")
+    torch.manual_seed(0)
+    hf_model = getattr(transformers, architecture)(hf_config).eval()
+    hf_model.save_pretrained(tmp_path, safe_serialization=safe_serialization)
+    config = BertConfig.from_json_file(str(tmp_path / "config.json"))
+    assert config.hidden_act == "gelu_exact"
+    model = BertModel(config)
+    report = checkpoints.load_checkpoint(model, str(tmp_path))
+    assert report.format == "huggingface"
+    if architecture == "BertForPreTraining":
+        assert "cls.predictions.bias" in report.unused
+    inputs = _inputs(config)
+    bert = hf_model if architecture == "BertModel" else hf_model.bert
+    with torch.no_grad():
+        expected = bert(input_ids=torch.tensor(inputs["input_ids"]).long(),
+                        attention_mask=torch.tensor(inputs["input_mask"]).long(),
+                        token_type_ids=torch.tensor(inputs["segment_ids"]).long())
+    outputs = model(inputs)
+    mask = inputs["input_mask"][:, :, None]
+    np.testing.assert_allclose(outputs["sequence_output"].numpy() * mask,
+                               expected.last_hidden_state.numpy() * mask, atol=1e-5)
+    np.testing.assert_allclose(outputs["pooled_output"].numpy(),
+                               expected.pooler_output.numpy(), atol=1e-5)
+
+
+def test_hugging_face_names_follow_the_documented_rules():
+    assert checkpoints.hugging_face_names("bert/encoder/layer_3/attention/self/query/kernel") == (
+        ["encoder.layer.3.attention.self.query.weight"], True)
+    assert checkpoints.hugging_face_names("bert/embeddings/LayerNorm/gamma") == (
+        ["embeddings.LayerNorm.weight", "embeddings.LayerNorm.gamma"], False)
+    assert checkpoints.hugging_face_names("bert/embeddings/word_embeddings") == (
+        ["embeddings.word_embeddings.weight"], False)
+
+
+def test_unknown_paths_get_a_clear_error(tmp_path, tiny_config):
+    model = BertModel(tiny_config)
+    with pytest.raises(CheckpointError, match="not found"):
+        checkpoints.load_checkpoint(model, str(tmp_path / "nothing"))
+    with pytest.raises(CheckpointError, match="No checkpoint found in directory"):
+        checkpoints.load_checkpoint(model, str(tmp_path))
+
+
+def test_config_and_vocab_are_found_beside_the_checkpoint(tmp_path):
+    (tmp_path / "bert_config.json").write_text("{}")
+    (tmp_path / "vocab.txt").write_text("[UNK]\n")
+    (tmp_path / "bert_model.ckpt.index").write_text("")
+    prefix = str(tmp_path / "bert_model.ckpt")
+    assert checkpoints.resolve_model_files(prefix, None, None) == (
+        str(tmp_path / "bert_config.json"), str(tmp_path / "vocab.txt"))
+    assert checkpoints.resolve_model_files(prefix, "my.json", None)[0] == "my.json"
+    (tmp_path / "vocab.txt").unlink()
+    with pytest.raises(CheckpointError, match="--vocab_file was not given"):
+        checkpoints.resolve_model_files(prefix, None, None)

@@ -1,0 +1,191 @@
+"""BertModel against an independent NumPy implementation of Google's BERT math, and
+the Keras defaults that silently differ from BERT."""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf.configs import BertConfig
+from bert_tf.layers import activations
+from bert_tf.modeling import BertModel
+
+
+def _inputs(config, batch=3, length=9, seed=0):
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(0, config.vocab_size, (batch, length)).astype(np.int32)
+    input_mask = np.ones((batch, length), np.int32)
+    input_mask[1, 5:] = 0  # Padding in two of the rows.
+    input_mask[2, 2:] = 0
+    segment_ids = (np.arange(length)[None, :] >= 4).astype(np.int32).repeat(batch, 0)
+    return {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}
+
+
+def _numpy_bert(weights, config, inputs):
+    """Google's modeling.py, written out in NumPy from its documented equations."""
+    def layer_norm(x, prefix):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-12) * weights[prefix + "/gamma"] + weights[prefix + "/beta"]
+
+    def dense(x, prefix):
+        return x @ weights[prefix + "/kernel"] + weights[prefix + "/bias"]
+
+    def gelu_tanh(x):
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    ids, mask, segments = inputs["input_ids"], inputs["input_mask"], inputs["segment_ids"]
+    batch, length = ids.shape
+    heads, size = config.num_attention_heads, config.head_size
+    x = (weights["bert/embeddings/word_embeddings"][ids]
+         + weights["bert/embeddings/token_type_embeddings"][segments]
+         + weights["bert/embeddings/position_embeddings"][:length][None])
+    x = layer_norm(x, "bert/embeddings/LayerNorm")
+    adder = (1.0 - mask[:, None, None, :]) * -10000.0
+    outputs = []
+    for index in range(config.num_hidden_layers):
+        p = f"bert/encoder/layer_{index}"
+        split = lambda t: t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+        q, k, v = (split(dense(x, f"{p}/attention/self/{n}")) for n in ("query", "key", "value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(size) + adder
+        probs = np.exp(scores - scores.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, heads * size)
+        x = layer_norm(x + dense(context, f"{p}/attention/output/dense"),
+                       f"{p}/attention/output/LayerNorm")
+        ffn = dense(gelu_tanh(dense(x, f"{p}/intermediate/dense")), f"{p}/output/dense")
+        x = layer_norm(x + ffn, f"{p}/output/LayerNorm")
+        outputs.append(x)
+    pooled = np.tanh(dense(x[:, 0], "bert/pooler/dense"))
+    return outputs, pooled
+
+
+def _weights(model):
+    return {name: variable.numpy().astype(np.float64)
+            for name, variable in checkpoints.google_variable_map(model).items()}
+
+
+def test_forward_pass_matches_numpy_reference(tiny_config):
+    model = BertModel(tiny_config)
+    inputs = _inputs(tiny_config)
+    outputs = model(inputs)
+    expected_layers, expected_pooled = _numpy_bert(_weights(model), tiny_config, inputs)
+    assert len(outputs["encoder_outputs"]) == tiny_config.num_hidden_layers
+    for actual, expected in zip(outputs["encoder_outputs"], expected_layers):
+        np.testing.assert_allclose(actual.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(outputs["sequence_output"].numpy(), expected_layers[-1], atol=1e-5)
+    np.testing.assert_allclose(outputs["pooled_output"].numpy(), expected_pooled, atol=1e-5)
+
+
+def test_padding_is_never_attended_to(tiny_config):
+    model = BertModel(tiny_config)
+    inputs = _inputs(tiny_config)
+    changed = {key: value.copy() for key, value in inputs.items()}
+    padding = inputs["input_mask"] == 0
+    changed["input_ids"][padding] = (changed["input_ids"][padding] + 7) % tiny_config.vocab_size
+    before = model(inputs)["sequence_output"].numpy()
+    after = model(changed)["sequence_output"].numpy()
+    real = inputs["input_mask"] == 1
+    np.testing.assert_allclose(before[real], after[real], atol=1e-6)
+    assert not np.allclose(before[padding], after[padding])
+
+
+def test_layer_norm_epsilon_is_berts_not_keras_default(tiny_config):
+    model = BertModel(tiny_config)
+    norms = [layer for layer in model._flatten_layers()
+             if isinstance(layer, keras.layers.LayerNormalization)]
+    assert len(norms) == 1 + 2 * tiny_config.num_hidden_layers
+    assert {layer.epsilon for layer in norms} == {1e-12}
+    # With a tiny variance the epsilon dominates: 1e-3 would shrink the output ~30x.
+    x = np.random.default_rng(0).normal(0, 1e-4, (1, tiny_config.hidden_size)).astype(np.float32)
+    normalized = (x - x.mean()) / np.sqrt(x.var() + 1e-12)
+    np.testing.assert_allclose(norms[0](x).numpy(), normalized, rtol=1e-3)
+
+
+def test_gelu_variants_match_their_formulas():
+    x = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], np.float32)
+    tanh_form = [0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+                 for v in x]
+    erf_form = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x]
+    np.testing.assert_allclose(activations.gelu(x).numpy(), tanh_form, atol=1e-6)
+    np.testing.assert_allclose(activations.gelu_exact(x).numpy(), erf_form, atol=1e-6)
+    assert not np.allclose(tanh_form, erf_form, atol=1e-5)  # The choice matters.
+
+
+def test_activation_follows_the_config(tiny_config):
+    exact = BertModel(dataclasses.replace(tiny_config, hidden_act="gelu_exact"))
+    tanh = BertModel(tiny_config)
+    assert exact.encoder.blocks[0].intermediate.activation is activations.gelu_exact
+    assert tanh.encoder.blocks[0].intermediate.activation is activations.gelu
+
+
+def test_attention_kernels_are_two_dimensional_like_googles(tiny_config):
+    names = checkpoints.google_variable_map(BertModel(tiny_config))
+    hidden = tiny_config.hidden_size
+    for part in ("self/query", "self/key", "self/value", "output/dense"):
+        assert tuple(names[f"bert/encoder/layer_0/attention/{part}/kernel"].shape) == (hidden, hidden)
+
+
+def test_weights_are_truncated_normal_with_initializer_range(tiny_config):
+    config = dataclasses.replace(tiny_config, initializer_range=0.05)
+    word = BertModel(config).embeddings.word_embeddings.numpy()
+    assert np.abs(word).max() <= 2 * 0.05
+    # A normal truncated at two standard deviations has std 0.88 * sigma.
+    assert 0.8 * 0.05 < word.std() < 0.95 * 0.05
+
+
+def test_xla_compiled_call_matches_eager(tiny_config):
+    model = BertModel(tiny_config)
+    inputs = _inputs(tiny_config)
+    compiled = tf.function(lambda x: model(x), jit_compile=True)
+    np.testing.assert_allclose(compiled(inputs)["pooled_output"].numpy(),
+                               model(inputs)["pooled_output"].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("policy, tolerance", [("mixed_bfloat16", 0.1), ("mixed_float16", 0.02)])
+def test_mixed_precision_keeps_layer_norm_and_softmax_in_float32(tiny_config, policy, tolerance):
+    reference = BertModel(tiny_config)
+    inputs = _inputs(tiny_config)
+    expected = reference(inputs)["sequence_output"].numpy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = BertModel(tiny_config)
+        for variable, source in zip(model.weights, reference.weights):
+            variable.assign(source)
+        outputs = model(inputs)
+        norm = model.encoder.blocks[0].output_layer_norm
+        assert norm.compute_dtype == "float32"
+        assert all(variable.dtype == "float32" for variable in model.weights)
+        assert outputs["sequence_output"].dtype == policy.split("_")[1]
+        np.testing.assert_allclose(outputs["sequence_output"].numpy().astype(np.float32),
+                                   expected, atol=tolerance)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_dropout_only_in_training(tiny_config):
+    model = BertModel(dataclasses.replace(tiny_config, hidden_dropout_prob=0.3))
+    inputs = _inputs(tiny_config)
+    inference = [model(inputs, training=False)["pooled_output"].numpy() for _ in range(2)]
+    np.testing.assert_array_equal(*inference)
+    assert not np.allclose(model(inputs, training=True)["pooled_output"].numpy(), inference[0])
+
+
+def test_config_round_trip(tiny_config):
+    model = BertModel(tiny_config)
+    clone = BertModel.from_config(model.get_config())
+    assert clone.config == tiny_config
+    assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
+    block = model.encoder.blocks[0]
+    assert type(block).from_config(block.get_config()).config == tiny_config
+
+
+def test_missing_inputs_are_named(tiny_config):
+    inputs = _inputs(tiny_config)
+    del inputs["input_mask"]
+    with pytest.raises(ValueError, match="lack input_mask"):
+        BertModel(tiny_config)(inputs)
