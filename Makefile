@@ -11,9 +11,10 @@ setup: $(VENV)/.runtime-installed
 
 setup-dev: $(VENV)/.dev-installed
 
-$(VENV)/.runtime-installed: requirements.txt constraints.txt
+$(VENV)/.runtime-installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements.txt -c constraints.txt
+	$(PIP) --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt requirements-models.txt

@@ -68,6 +68,8 @@ def validate_flags(config: BertConfig) -> None:
         raise UserInputError(
             f"--max_seq_length={FLAGS.max_seq_length} must be between 3 and the model's "
             f"max_position_embeddings ({config.max_position_embeddings}).")
+    if not tf.io.gfile.exists(FLAGS.input_file):
+        raise UserInputError(f"--input_file {FLAGS.input_file!r} does not exist.")
     if FLAGS.batch_size < 1:
         raise UserInputError(f"--batch_size={FLAGS.batch_size} must be at least 1.")
 
