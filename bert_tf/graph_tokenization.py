@@ -48,6 +48,13 @@ def _regex_class(ranges: Iterable[tuple[int, int]], negate: bool = False) -> str
     return ("[^" if negate else "[") + "".join(parts) + "]"
 
 
+def _maybe_assigned_code_points() -> Iterable[int]:
+    """All code points except planes 4 to 13, which no Unicode version has used yet
+    (skipping them halves start-up; a test checks every code point)."""
+    yield from range(0x40000)
+    yield from range(0xE0000, sys.maxunicode + 1)
+
+
 class _CharacterClasses:
     """RE2 character classes built once per process from Python's Unicode tables."""
 
@@ -55,7 +62,7 @@ class _CharacterClasses:
 
     def __init__(self):
         removed, separator, nonspacing_mark, punctuation = [], [], [], []
-        for cp in range(sys.maxunicode + 1):
+        for cp in _maybe_assigned_code_points():
             char = chr(cp)
             # Unassigned code points and surrogates fall in none of the classes.
             if unicodedata.category(char) in ("Cn", "Cs"):
@@ -92,7 +99,7 @@ def _lowercase_fixes() -> dict[int, int]:
     TensorFlow's case tables are older than Python's for a few recently encoded
     scripts; those letters are mapped explicitly.
     """
-    cased = [chr(cp) for cp in range(sys.maxunicode + 1)
+    cased = [chr(cp) for cp in _maybe_assigned_code_points()
              if not 0xD800 <= cp <= 0xDFFF and chr(cp).lower() != chr(cp)]
     lowered = tf.strings.lower(tf.constant([c.encode("utf-8") for c in cased]),
                                encoding="utf-8").numpy()
