@@ -1,0 +1,186 @@
+"""create_pretraining_data.py end to end: Google's record format, determinism, errors."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+
+from bert_tf.data import pretraining_records
+from bert_tf.data.pretraining_instances import InstanceBatch
+from bert_tf.errors import UserInputError
+from tests.conftest import REPO_ROOT, SAMPLES
+from tests.test_pretraining_instances import _stdlib_corpus_lines
+
+import create_pretraining_data as script  # noqa: E402  (defines the script's flags)
+
+VOCAB = str(SAMPLES / "vocab.txt")
+
+
+def _run(*arguments, check=True):
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "create_pretraining_data.py"),
+                             f"--vocab_file={VOCAB}", *arguments],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _examples(path):
+    return [tf.train.Example.FromString(record.numpy())
+            for record in tf.data.TFRecordDataset(path)]
+
+
+def _layout(example):
+    """Feature name -> (kind, length) of one Example."""
+    layout = {}
+    for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        layout[name] = (kind, len(getattr(feature, kind).value))
+    return layout
+
+
+@pytest.fixture(scope="module")
+def stdlib_corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_bytes(b"\n".join(_stdlib_corpus_lines()) + b"\n")
+    return path
+
+
+def test_parallel_runs_are_byte_identical(tmp_path, stdlib_corpus):
+    outputs = {}
+    for name, workers in (("first", 2), ("second", 2), ("single", 1)):
+        output = tmp_path / f"{name}.tfrecord"
+        _run(f"--input_file={stdlib_corpus}", f"--output_file={output}", "--dupe_factor=2",
+             "--max_seq_length=64", f"--num_workers={workers}", "--max_shard_mb=0.1")
+        outputs[name] = output.read_bytes()
+    assert len(outputs["first"]) > 100_000
+    assert outputs["first"] == outputs["second"] == outputs["single"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{name}.tfrecord{suffix}" for name in outputs for suffix in ("", ".metadata.json"))
+
+
+def test_records_have_googles_features_and_metadata(tmp_path):
+    outputs = [tmp_path / "a.tfrecord", tmp_path / "b.tfrecord"]
+    _run(f"--input_file={SAMPLES / 'corpus.txt'}",
+         f"--output_file={outputs[0]},{outputs[1]}", "--dupe_factor=3", "--num_workers=1")
+    counts = [len(_examples(path)) for path in outputs]
+    assert abs(counts[0] - counts[1]) <= 1  # Dealt round-robin.
+    layouts = {json.dumps(_layout(example), sort_keys=True) for example in _examples(outputs[0])}
+    assert layouts == {json.dumps({
+        "input_ids": ("int64_list", 128), "input_mask": ("int64_list", 128),
+        "segment_ids": ("int64_list", 128), "masked_lm_positions": ("int64_list", 20),
+        "masked_lm_ids": ("int64_list", 20), "masked_lm_weights": ("float_list", 20),
+        "next_sentence_labels": ("int64_list", 1)}, sort_keys=True)}
+    metadata = json.loads((tmp_path / "a.tfrecord.metadata.json").read_text())
+    assert metadata["max_seq_length"] == 128 and metadata["max_predictions_per_seq"] == 20
+    assert metadata["instances_in_file"] == counts[0]
+    assert metadata["instances_total"] == sum(counts)
+    assert metadata["vocab_size"] == 382 and len(metadata["vocab_sha256"]) == 64
+    pretraining_records.check_metadata(str(outputs[0]), 128, 20, 382)
+    with pytest.raises(UserInputError, match="created with max_seq_length=128, but "
+                                             "--max_seq_length=512"):
+        pretraining_records.check_metadata(str(outputs[0]), 512, 20)
+
+
+def test_googles_records_and_ours_parse_with_the_same_spec(tmp_path):
+    # Only located, not imported: it registers absl flags that clash with the script's.
+    if importlib.util.find_spec("official") is None:
+        pytest.skip("tf-models-official is not installed")
+    google, ours = tmp_path / "google.tfrecord", tmp_path / "ours.tfrecord"
+    common = [f"--input_file={SAMPLES / 'corpus.txt'}", f"--vocab_file={VOCAB}",
+              "--dupe_factor=1", "--max_seq_length=64", "--max_predictions_per_seq=10"]
+    subprocess.run([sys.executable, "-m", "official.nlp.data.create_pretraining_data",
+                    f"--output_file={google}", *common], check=True, capture_output=True)
+    _run(*common[:1], *common[2:], f"--output_file={ours}", "--num_workers=1")
+    assert _layout(_examples(google)[0]) == _layout(_examples(ours)[0])
+    spec = pretraining_records.feature_spec(64, 10)
+    for path in (google, ours):
+        parsed = next(iter(tf.data.TFRecordDataset(str(path)).batch(4).map(
+            lambda records: tf.io.parse_example(records, spec))))
+        assert parsed["input_ids"].shape == (4, 64)
+        assert parsed["masked_lm_weights"].dtype == tf.float32
+
+
+def test_serialization_is_protobufs_deterministic_encoding():
+    rng = np.random.default_rng(0)
+    batch = InstanceBatch(
+        input_ids=rng.integers(0, 300_000, (3, 8)).astype(np.int32),
+        input_mask=np.ones((3, 8), np.int32), segment_ids=np.zeros((3, 8), np.int32),
+        masked_lm_positions=rng.integers(0, 8, (3, 2)).astype(np.int32),
+        masked_lm_ids=rng.integers(0, 300, (3, 2)).astype(np.int32),
+        masked_lm_weights=np.array([[1.0, 0.0]] * 3, np.float32),
+        next_sentence_labels=np.array([[0], [1], [1]], np.int32))
+    for row, record in enumerate(pretraining_records.serialize_batch(batch)):
+        feature = {}
+        for name in ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
+                     "masked_lm_ids", "next_sentence_labels"):
+            values = getattr(batch, name)[row].tolist()
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+        feature["masked_lm_weights"] = tf.train.Feature(
+            float_list=tf.train.FloatList(value=batch.masked_lm_weights[row].tolist()))
+        expected = tf.train.Example(features=tf.train.Features(feature=feature))
+        assert record == expected.SerializeToString(deterministic=True)
+
+
+@pytest.fixture
+def parse_flags(tmp_path):
+    """Parses the script's flags in this process; restores them afterwards."""
+    def parse(*arguments):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["create_pretraining_data.py", f"--vocab_file={VOCAB}",
+                     f"--input_file={SAMPLES / 'corpus.txt'}",
+                     f"--output_file={tmp_path / 'out.tfrecord'}", "--num_workers=1",
+                     *arguments])
+    yield parse
+    flags.FLAGS.unparse_flags()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--input_file=/nonexistent/*.txt"], "matches no file"),
+    (["--max_seq_length=4"], "--max_seq_length=4 must be between 5"),
+    (["--max_seq_length=600"], "and the model's 512 positions"),
+    (["--masked_lm_prob=0"], "--masked_lm_prob=0.0 must be in (0, 1)"),
+    (["--masked_lm_prob=1.5"], "--masked_lm_prob=1.5 must be in (0, 1)"),
+    (["--dupe_factor=0"], "--dupe_factor=0 must be at least 1"),
+    (["--output_file=/proc/forbidden/out.tfrecord"], "cannot write to '/proc/forbidden'"),
+])
+def test_bad_input_is_refused_before_any_work(parse_flags, tmp_path, arguments, message):
+    parse_flags(*arguments)
+    with pytest.raises(UserInputError) as error:
+        script.main([])
+    assert message in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_input_and_vocab_without_mask(parse_flags, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    parse_flags(f"--input_file={empty}")
+    with pytest.raises(UserInputError, match="is empty"):
+        script.main([])
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
+    parse_flags(f"--vocab_file={vocab}")
+    with pytest.raises(UserInputError, match=r"lacks \[MASK\]"):
+        script.main([])
+
+
+def test_existing_output_is_never_overwritten(parse_flags, tmp_path):
+    output = tmp_path / "out.tfrecord"
+    output.write_text("precious")
+    parse_flags()
+    with pytest.raises(UserInputError, match="already exists"):
+        script.main([])
+    assert output.read_text() == "precious"
+
+
+def test_script_errors_are_one_line_without_traceback(tmp_path):
+    result = _run(f"--input_file={tmp_path}/missing.txt", f"--output_file={tmp_path}/o",
+                  check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "matches no file" in result.stderr
