@@ -111,36 +111,20 @@ def _lowercase_fixes() -> dict[int, int]:
     return fixes
 
 
-class InGraphTokenizer(tf.Module):
-    """Raw UTF-8 strings to WordPiece ids inside a TensorFlow graph.
+class BasicGraphTokenizer(tf.Module):
+    """Google's `BasicTokenizer` in a TensorFlow graph: cleaning, optional
+    lower-casing with accent stripping, and splitting into words."""
 
-    Gives the same ids as `FullTokenizer(vocab_file, do_lower_case)`; usable in
-    `tf.data` pipelines and in SavedModel signatures (it needs tensorflow_text's ops
-    at serving time).
-    """
-
-    def __init__(self, vocab_file: str, do_lower_case: bool = True, name: str | None = None):
-        """Builds the tokenizer.
+    def __init__(self, do_lower_case: bool = True, name: str | None = None):
+        """Builds the normalizer.
 
         Args:
-          vocab_file: path of the WordPiece `vocab.txt` (validated as by `load_vocab`).
           do_lower_case: lower-case and strip accents, as for uncased models.
           name: module name.
         """
         super().__init__(name=name)
-        vocab = tokenization.load_vocab(vocab_file)
-        # Keep the line numbering: an id is the token's line in the file.
-        tokens = [""] * (max(vocab.values()) + 1)
-        for token, index in vocab.items():
-            tokens[index] = token
         self.do_lower_case = do_lower_case
-        self.vocab_size = len(tokens)
-        self.unk_id = vocab[tokenization.UNK_TOKEN]
         self._classes = _CharacterClasses.get()
-        self._wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=tokens, suffix_indicator="##", max_bytes_per_word=_MAX_BYTES_PER_WORD,
-            token_out_type=tf.int32, unknown_token=tokenization.UNK_TOKEN,
-            no_pretokenization=True, support_detokenization=False)
         fixes = self._classes.lowercase_fixes
         self._lowercase_fix_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -184,12 +168,47 @@ class InGraphTokenizer(tf.Module):
         return tf.cond(tf.reduce_any(needs_fix), fix, lambda: text)
 
     def split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """Normalizes `text` [batch] and splits it into words [batch, (words)].
-
-        Punctuation characters and CJK ideographs are words of their own.
-        """
+        """Normalizes `text` [batch] and splits it into words [batch, (words)], as
+        Google's `BasicTokenizer.tokenize`: punctuation characters and CJK ideographs
+        are words of their own."""
         text = tf.strings.regex_replace(self.normalize(text), self._classes.isolated, r" \0 ")
         return tf.strings.split(text)
+
+
+class InGraphTokenizer(tf.Module):
+    """Raw UTF-8 strings to WordPiece ids inside a TensorFlow graph.
+
+    Gives the same ids as `FullTokenizer(vocab_file, do_lower_case)`; usable in
+    `tf.data` pipelines and in SavedModel signatures (it needs tensorflow_text's ops
+    at serving time).
+    """
+
+    def __init__(self, vocab_file: str, do_lower_case: bool = True, name: str | None = None):
+        """Builds the tokenizer.
+
+        Args:
+          vocab_file: path of the WordPiece `vocab.txt` (validated as by `load_vocab`).
+          do_lower_case: lower-case and strip accents, as for uncased models.
+          name: module name.
+        """
+        super().__init__(name=name)
+        vocab = tokenization.load_vocab(vocab_file)
+        # Keep the line numbering: an id is the token's line in the file.
+        tokens = [""] * (max(vocab.values()) + 1)
+        for token, index in vocab.items():
+            tokens[index] = token
+        self.do_lower_case = do_lower_case
+        self.vocab_size = len(tokens)
+        self.unk_id = vocab[tokenization.UNK_TOKEN]
+        self.basic = BasicGraphTokenizer(do_lower_case)
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=tokens, suffix_indicator="##", max_bytes_per_word=_MAX_BYTES_PER_WORD,
+            token_out_type=tf.int32, unknown_token=tokenization.UNK_TOKEN,
+            no_pretokenization=True, support_detokenization=False)
+
+    def split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """The words [batch, (words)] WordPiece sees (see `BasicGraphTokenizer`)."""
+        return self.basic.split_words(text)
 
     def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
         """WordPiece ids of each string.

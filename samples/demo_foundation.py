@@ -20,11 +20,12 @@ from bert_tf.graph_tokenization import InGraphTokenizer
 from bert_tf.modeling import BertModel
 
 SAMPLES = pathlib.Path(__file__).resolve().parent
+REPO_ROOT = SAMPLES.parent
 
 
 def main(output_dir: pathlib.Path) -> None:
     """Runs the demo step; see the module docstring."""
-    vocab = str(SAMPLES / "vocab.txt")
+    vocab = str(REPO_ROOT / "vocab" / "vocab.txt")
     python = tokenization.FullTokenizer(vocab, do_lower_case=True)
     graph = InGraphTokenizer(vocab, do_lower_case=True)
     texts = [line.replace(" ||| ", " ") for line in

@@ -12,6 +12,7 @@ from bert_tf.configs import BertConfig  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "samples"
+SAMPLE_VOCAB = REPO_ROOT / "vocab" / "vocab.txt"
 
 # The vocabulary of Google's tokenization_test.py.
 GOOGLE_TEST_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un",

@@ -13,12 +13,12 @@ from absl import flags
 from bert_tf.data import pretraining_records
 from bert_tf.data.pretraining_instances import InstanceBatch
 from bert_tf.errors import UserInputError
-from tests.conftest import REPO_ROOT, SAMPLES
+from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES
 from tests.test_pretraining_instances import _stdlib_corpus_lines
 
 import create_pretraining_data as script  # noqa: E402  (defines the script's flags)
 
-VOCAB = str(SAMPLES / "vocab.txt")
+VOCAB = str(SAMPLE_VOCAB)
 
 
 def _run(*arguments, check=True):

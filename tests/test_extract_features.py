@@ -9,7 +9,7 @@ import pytest
 from bert_tf import checkpoints
 from bert_tf.configs import BertConfig
 from bert_tf.modeling import BertModel
-from tests.conftest import REPO_ROOT, SAMPLES
+from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def tiny_checkpoint(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tiny_bert")
     config = BertConfig.from_json_file(str(SAMPLES / "bert_config.json"))
     config.to_json_file(str(directory / "bert_config.json"))
-    (directory / "vocab.txt").write_bytes((SAMPLES / "vocab.txt").read_bytes())
+    (directory / "vocab.txt").write_bytes(SAMPLE_VOCAB.read_bytes())
     return checkpoints.save_google_checkpoint(BertModel(config), str(directory / "bert_model.ckpt"))
 
 

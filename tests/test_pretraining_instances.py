@@ -11,7 +11,7 @@ import pytest
 from bert_tf import tokenization
 from bert_tf.data import pretraining_instances as instances
 from bert_tf.data.pretraining_pipeline import PipelineConfig, ShardProcessor
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLE_VOCAB
 
 
 def _googles_truncation(length_a: int, length_b: int, max_num_tokens: int):
@@ -46,14 +46,14 @@ def _stdlib_corpus_lines() -> list[bytes]:
 
 
 def _config(**changes) -> PipelineConfig:
-    vocab = tokenization.load_vocab(str(SAMPLES / "vocab.txt"))
+    vocab = tokenization.load_vocab(str(SAMPLE_VOCAB))
     masking = instances.MaskingConfig(
         max_seq_length=64, max_predictions_per_seq=20, masked_lm_prob=0.15,
         short_seq_prob=0.1, do_whole_word_mask=False, whole_word_decision_per_word=True,
         vocab_size=len(vocab), cls_id=vocab["[CLS]"], sep_id=vocab["[SEP]"],
         mask_id=vocab["[MASK]"])
     masking = dataclasses.replace(masking, **changes)
-    return PipelineConfig(vocab_file=str(SAMPLES / "vocab.txt"), do_lower_case=True,
+    return PipelineConfig(vocab_file=str(SAMPLE_VOCAB), do_lower_case=True,
                           masking=masking, dupe_factor=2, random_seed=7)
 
 
