@@ -8,10 +8,19 @@ rm -rf "$OUT"  # The demo's own output from an earlier run; nothing else lives t
 mkdir -p "$OUT"
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
-echo "== 1. Tokenization (Python and in-graph) and a tiny BERT in Google's layout"
+echo "== 1. build_vocab.py: a WordPiece vocabulary learned from the sample corpus"
+"$PY" build_vocab.py --input_file=samples/corpus.txt --output_file="$OUT/vocab.txt" \
+  --vocab_size=400 --min_word_count=1
+if cmp -s "$OUT/vocab.txt" vocab/vocab.txt; then
+  echo "same as the committed vocab/vocab.txt ($(wc -l < vocab/vocab.txt) tokens)"
+else
+  echo "differs from the committed vocab/vocab.txt (the demo goes on with the committed one)"
+fi
+
+echo "== 2. Tokenization (Python and in-graph) and a tiny BERT in Google's layout"
 "$PY" samples/demo_foundation.py "$OUT/tiny_bert"
 
-echo "== 2. extract_features.py (config and vocab found beside the checkpoint)"
+echo "== 3. extract_features.py (config and vocab found beside the checkpoint)"
 "$PY" extract_features.py \
   --input_file=samples/sentences.txt \
   --output_file="$OUT/features.jsonl" \
@@ -26,4 +35,11 @@ for line in open(sys.argv[1], encoding="utf-8"):
     print(f"line {example['linex_index']}: {len(tokens)} tokens x {width} values per layer: "
           f"{' '.join(tokens)}")
 PYEOF
+
+echo "== 4. create_pretraining_data.py: masked-LM + next-sentence records"
+"$PY" create_pretraining_data.py --input_file=samples/corpus.txt \
+  --output_file="$OUT/pretraining.tfrecord" --vocab_file=vocab/vocab.txt \
+  --max_seq_length=64 --max_predictions_per_seq=10 --dupe_factor=5
+"$PY" samples/show_pretraining_record.py "$OUT/pretraining.tfrecord" vocab/vocab.txt
+
 echo "Demo finished; outputs are in $OUT/."
