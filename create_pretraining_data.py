@@ -18,8 +18,8 @@ import time
 
 from absl import flags, logging
 
-# Only light modules at the top: the worker processes start before this process loads
-# TensorFlow (inside main), so that their start-up overlaps it.
+# Only light modules at the top: worker processes re-import this file and must not load
+# TensorFlow; this process loads it inside main, after starting them.
 from bert_tf import cli
 from bert_tf.data import pretraining_pipeline
 from bert_tf.data.pretraining_instances import MaskingConfig

@@ -115,7 +115,7 @@ def test_serialization_is_protobufs_deterministic_encoding():
         masked_lm_ids=rng.integers(0, 300, (3, 2)).astype(np.int32),
         masked_lm_weights=np.array([[1.0, 0.0]] * 3, np.float32),
         next_sentence_labels=np.array([[0], [1], [1]], np.int32))
-    for row, record in enumerate(pretraining_records.serialize_batch(batch)):
+    for row, record in enumerate(batch.serialize()):
         feature = {}
         for name in ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
                      "masked_lm_ids", "next_sentence_labels"):

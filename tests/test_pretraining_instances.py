@@ -10,7 +10,7 @@ import pytest
 
 from bert_tf import tokenization
 from bert_tf.data import pretraining_instances as instances
-from bert_tf.data.pretraining_pipeline import PipelineConfig, ShardProcessor
+from bert_tf.data.pretraining_pipeline import PipelineConfig, Tokenizer
 from tests.conftest import SAMPLE_VOCAB
 
 
@@ -62,13 +62,14 @@ def corpus():
     """The stdlib corpus tokenized with the sample vocabulary."""
     lines = _stdlib_corpus_lines()
     assert sum(1 for line in lines if line) > 5000
-    processor = ShardProcessor(_config())
-    return processor, processor.documents(lines)
+    tokenizer = Tokenizer(_config())
+    return tokenizer, tokenizer.documents(0, lines)
 
 
 def _build(corpus, config: PipelineConfig, seed: int = 0):
     """Instances for every document, packed (original ids) and masked."""
-    processor, (tokens, documents, _) = corpus
+    tokenizer, shard = corpus
+    tokens, documents = shard.tokens, shard.documents
     rng = random.Random(seed)
     pairs = [pair for index in range(len(documents))
              for pair in instances.create_pairs_from_document(documents, index,
@@ -77,7 +78,7 @@ def _build(corpus, config: PipelineConfig, seed: int = 0):
         tokens, pairs, config.masking)
     batch = instances.mask_batch(input_ids, segment_ids, lengths, first_sep, labels,
                                  config.masking, np.random.default_rng(seed),
-                                 processor.is_continuation)
+                                 tokenizer.is_continuation)
     return input_ids, lengths, first_sep, batch
 
 
@@ -152,10 +153,9 @@ def _words(ids, is_continuation, start, end):
 
 @pytest.mark.parametrize("per_word", [True, False])
 def test_whole_word_masking_never_splits_a_word(corpus, per_word):
-    processor = corpus[0]
     config = _config(do_whole_word_mask=True, whole_word_decision_per_word=per_word)
     original, lengths, first_sep, batch = _build(corpus, config)
-    is_continuation = processor.is_continuation
+    is_continuation = corpus[0].is_continuation
     assert is_continuation[original[batch.input_mask.astype(bool)]].mean() > 0.05
     mixed = whole = 0
     for row in range(len(original)):

@@ -15,6 +15,8 @@ import random
 
 import numpy as np
 
+from bert_tf.data import example_encoding
+
 
 @dataclasses.dataclass(frozen=True)
 class MaskingConfig:
@@ -46,6 +48,15 @@ class InstanceBatch:
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    def serialize(self) -> list[bytes]:
+        """The instances as serialized `tf.train.Example`s with Google's features,
+        byte-identical to protobuf's deterministic serialization."""
+        int_names = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
+                     "masked_lm_ids", "next_sentence_labels")
+        return example_encoding.serialize_examples(
+            {name: getattr(self, name) for name in int_names},
+            {"masked_lm_weights": self.masked_lm_weights})
 
 
 def truncated_lengths(length_a: int, length_b: int, max_num_tokens: int) -> tuple[int, int]:
@@ -258,24 +269,25 @@ def mask_batch(input_ids: np.ndarray, segment_ids: np.ndarray, lengths: np.ndarr
         position == lengths[:, None] - 1)
     candidates = real & ~special
     wanted = _num_to_predict(lengths, config)
-    decision = rng.random((count, width))
-    keep_draw = rng.random((count, width))
     if config.do_whole_word_mask:
         chosen, leader = _choose_whole_words(input_ids, candidates, wanted,
                                              is_continuation, rng)
-        if config.whole_word_decision_per_word:
-            # One 80/10/10 decision per word: each piece reads its first piece's draws.
-            decision = np.take_along_axis(decision, leader, axis=1)
-            keep_draw = np.take_along_axis(keep_draw, leader, axis=1)
     else:
         chosen = _choose_tokens(candidates, wanted, rng)
-    to_mask = chosen & (decision < 0.8)
-    to_random = chosen & (decision >= 0.8) & (keep_draw >= 0.5)
-    random_ids = rng.integers(0, config.vocab_size, (count, width), dtype=np.int32)
-    corrupted = np.where(to_mask, config.mask_id, np.where(to_random, random_ids, input_ids))
+    rows, columns = np.nonzero(chosen)  # Row-major: positions come out sorted.
+    if config.do_whole_word_mask and config.whole_word_decision_per_word:
+        # One 80/10/10 decision per word: each piece reads its first piece's draws.
+        decision = rng.random((count, width))[rows, leader[rows, columns]]
+        keep_draw = rng.random((count, width))[rows, leader[rows, columns]]
+    else:
+        decision, keep_draw = rng.random(len(rows)), rng.random(len(rows))
+    replacement = np.where(decision < 0.8, config.mask_id, input_ids[rows, columns])
+    use_random = (decision >= 0.8) & (keep_draw >= 0.5)
+    replacement[use_random] = rng.integers(0, config.vocab_size, int(use_random.sum()))
+    corrupted = input_ids.copy()
+    corrupted[rows, columns] = replacement
 
     predictions = config.max_predictions_per_seq
-    rows, columns = np.nonzero(chosen)  # Row-major: positions come out sorted.
     row_starts = np.searchsorted(rows, np.arange(count))
     slots = np.arange(len(rows)) - row_starts[rows]
     masked_positions = np.zeros((count, predictions), np.int32)

@@ -2,15 +2,18 @@
 
 The corpus (one sentence per line, blank lines between documents) is cut into shards
 of whole documents, at most `max_shard_bytes` each (a larger single document makes a
-larger shard). Each shard is processed on its own, by a worker process: tokenized with
-the in-graph tokenizer in batches, turned into instances `dupe_factor` times,
-shuffled, masked and written to a temporary record file. Random "next" segments come
-from another document of the same shard (Google's script draws from the whole
+larger shard). Each shard is tokenized with the in-graph tokenizer in batches, turned
+into instances `dupe_factor` times, shuffled and masked (`build_instances`, NumPy
+only), then serialized and written to a temporary record file. Random "next" segments
+come from another document of the same shard (Google's script draws from the whole
 corpus, which forces it to hold the whole corpus in memory). Finally the shard files
 are interleaved, one record from each in turn, into the output files, round-robin.
 
-Every shard draws its randomness from its own generator seeded by (random_seed,
-shard index), so the output is the same whatever the number of workers.
+The main process does the TensorFlow work (tokenizing, serializing, writing); worker
+processes build instances, so they never load TensorFlow and start in a fraction of a
+second with little memory. Every shard draws its randomness from its own generator
+seeded by (random_seed, shard index), so the output is the same whatever the number
+of workers.
 """
 
 import dataclasses
@@ -79,29 +82,64 @@ def iter_shards(input_files: list[str], max_shard_bytes: int) -> Iterator[list[b
         yield lines
 
 
-class ShardProcessor:
-    """Turns shards into record files; one per worker process."""
+@dataclasses.dataclass
+class TokenizedShard:
+    """A shard's sentences as token ids (see `Tokenizer.documents`)."""
+
+    index: int
+    tokens: np.ndarray
+    documents: list[list[int]]
+    sentences: int
+
+
+def build_instances(shard: TokenizedShard, config: PipelineConfig,
+                    is_continuation: np.ndarray) -> tuple[list[bytes], ShardStats]:
+    """The shard's instances, `dupe_factor` passes over its documents, shuffled,
+    masked and serialized. NumPy only: runs in worker processes."""
+    rng = np.random.default_rng([config.random_seed, shard.index])
+    scalar_rng = random.Random(int(rng.integers(2**63)))
+    documents = list(shard.documents)
+    scalar_rng.shuffle(documents)
+    pairs = []
+    for _ in range(config.dupe_factor):
+        for index in range(len(documents)):
+            pairs += instances_lib.create_pairs_from_document(
+                documents, index, config.masking, scalar_rng)
+    scalar_rng.shuffle(pairs)
+    stats = ShardStats(documents=len(documents), sentences=shard.sentences)
+    records = []
+    for start in range(0, len(pairs), _INSTANCE_BATCH):
+        input_ids, segment_ids, lengths, first_sep, labels = instances_lib.pack_pairs(
+            shard.tokens, pairs[start:start + _INSTANCE_BATCH], config.masking)
+        batch = instances_lib.mask_batch(input_ids, segment_ids, lengths, first_sep, labels,
+                                         config.masking, rng, is_continuation)
+        records += batch.serialize()
+        stats.instances += len(batch)
+        stats.tokens += int(lengths.sum())
+        stats.masked += int(batch.masked_lm_weights.sum())
+        stats.eligible += int((lengths - 3).sum())
+        stats.random_next += int(labels.sum())
+    return records, stats
+
+
+class Tokenizer:
+    """Reads shards into token ids with the in-graph tokenizer (main process)."""
 
     def __init__(self, config: PipelineConfig):
         """Builds the tokenizer (the slow part of start-up)."""
         from bert_tf.graph_tokenization import InGraphTokenizer
         from bert_tf import tokenization
 
-        self.config = config
         self.tokenizer = InGraphTokenizer(config.vocab_file, config.do_lower_case)
         vocab = tokenization.load_vocab(config.vocab_file)
         self.is_continuation = np.zeros(max(vocab.values()) + 1, bool)
         for token, index in vocab.items():
             self.is_continuation[index] = token.startswith("##")
 
-    def documents(self, lines: list[bytes]) -> tuple[np.ndarray, list[list[int]], int]:
+    def documents(self, index: int, lines: list[bytes]) -> TokenizedShard:
         """Tokenizes lines as Google reads them: a blank line ends a document, a line
-        without tokens is skipped.
-
-        Returns:
-          the flat token ids of all sentences, per document the offsets where its
-          sentences start followed by its end, and the number of sentences.
-        """
+        without tokens is skipped. A document is the list of offsets where its
+        sentences start in the shard's flat token array, followed by its end."""
         import tensorflow as tf
 
         pieces, documents, current = [], [], []
@@ -122,71 +160,25 @@ class ShardProcessor:
         if current:
             documents.append(current + [offset])
         tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
-        return tokens, documents, sum(len(document) - 1 for document in documents)
-
-    def process(self, shard_index: int, lines: list[bytes], output_path: str) -> ShardStats:
-        """Writes the shard's shuffled, masked instances to `output_path`."""
-        import tensorflow as tf
-        from bert_tf.data import pretraining_records
-
-        config = self.config
-        rng = np.random.default_rng([config.random_seed, shard_index])
-        scalar_rng = random.Random(int(rng.integers(2**63)))
-        tokens, documents, sentences = self.documents(lines)
-        stats = ShardStats(documents=len(documents), sentences=sentences)
-        scalar_rng.shuffle(documents)
-        pairs = []
-        for _ in range(config.dupe_factor):
-            for index in range(len(documents)):
-                pairs += instances_lib.create_pairs_from_document(
-                    documents, index, config.masking, scalar_rng)
-        scalar_rng.shuffle(pairs)
-        with tf.io.TFRecordWriter(output_path) as writer:
-            for start in range(0, len(pairs), _INSTANCE_BATCH):
-                input_ids, segment_ids, lengths, first_sep, labels = instances_lib.pack_pairs(
-                    tokens, pairs[start:start + _INSTANCE_BATCH], config.masking)
-                batch = instances_lib.mask_batch(
-                    input_ids, segment_ids, lengths, first_sep, labels, config.masking, rng,
-                    self.is_continuation)
-                for record in pretraining_records.serialize_batch(batch):
-                    writer.write(record)
-                stats.instances += len(batch)
-                stats.tokens += int(lengths.sum())
-                stats.masked += int(batch.masked_lm_weights.sum())
-                stats.eligible += int((lengths - 3).sum())
-                stats.random_next += int(labels.sum())
-        return stats
+        return TokenizedShard(index, tokens, documents,
+                              sum(len(document) - 1 for document in documents))
 
 
-_processors: dict[PipelineConfig, ShardProcessor] = {}
+def write_records(records: list[bytes], path: str) -> None:
+    """Writes serialized records to a TFRecord file (main process)."""
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records:
+            writer.write(record)
 
 
-def _processor(config: PipelineConfig) -> ShardProcessor:
-    """The process's `ShardProcessor` for `config`, built on first use."""
-    if config not in _processors:
-        _processors[config] = ShardProcessor(config)
-    return _processors[config]
-
-
-def _warm_up() -> None:
-    """Worker start-up: load TensorFlow and the Unicode tables before the first shard."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from bert_tf.graph_tokenization import _CharacterClasses
-    _CharacterClasses.get()
-
-
-def _process_in_worker(config: PipelineConfig, shard_index: int, lines: list[bytes],
-                       output_path: str) -> ShardStats:
-    return _processor(config).process(shard_index, lines, output_path)
-
-
-def start_workers(extra_processes: int):
-    """Starts `extra_processes` worker processes (None for none) that begin loading
-    TensorFlow at once, so that their start-up overlaps the caller's."""
-    if extra_processes < 1:
+def start_workers(processes: int):
+    """Starts `processes` NumPy-only worker processes (None for none)."""
+    if processes < 1:
         return None
-    # "spawn": TensorFlow is not fork-safe.
-    return multiprocessing.get_context("spawn").Pool(extra_processes, initializer=_warm_up)
+    # "spawn": the parent has TensorFlow loaded, which is not fork-safe.
+    return multiprocessing.get_context("spawn").Pool(processes)
 
 
 def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir: str,
@@ -194,33 +186,41 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
                        ) -> tuple[list[str], ShardStats]:
     """Processes every shard of the corpus into a record file under `temp_dir`.
 
-    The calling process works too: it takes the next shard itself whenever each of
-    the `pool_size` workers of `pool` (from `start_workers`, or None) has one.
+    This process tokenizes each shard and hands it to a free worker of `pool` (from
+    `start_workers`; `pool_size` of them), or builds its instances itself when all are
+    busy; it serializes and writes every shard's instances as they come back. At most
+    `pool_size + 1` shards are in memory at once.
 
     Returns:
       the shard files in shard order, and the summed counts.
     """
+    tokenizer = Tokenizer(config)
     totals = ShardStats()
     paths: list[str] = []
+    pending: list[tuple[str, object]] = []
     started = time.time()
-    pending = []
 
-    def report(stats: ShardStats) -> None:
+    def finish(path: str, records: list[bytes], stats: ShardStats) -> None:
+        write_records(records, path)
         totals.add(stats)
-        log(f"{len(paths)} shards read, {totals.instances} instances, "
+        log(f"{len(paths)} shards read, {totals.instances} instances written, "
             f"{time.time() - started:.1f} s")
 
     for index, lines in enumerate(iter_shards(input_files, max_shard_bytes)):
         path = os.path.join(temp_dir, f"shard-{index:06d}.tfrecord")
         paths.append(path)
-        while pending and pending[0].ready():
-            report(pending.pop(0).get())
-        if len(pending) < pool_size:
-            pending.append(pool.apply_async(_process_in_worker, (config, index, lines, path)))
+        shard = tokenizer.documents(index, lines)
+        del lines
+        while pending and pending[0][1].ready():
+            finished_path, result = pending.pop(0)
+            finish(finished_path, *result.get())
+        if len(pending) < 2 * pool_size:
+            pending.append((path, pool.apply_async(
+                build_instances, (shard, config, tokenizer.is_continuation))))
         else:
-            report(_processor(config).process(index, lines, path))
-    for result in pending:
-        report(result.get())
+            finish(path, *build_instances(shard, config, tokenizer.is_continuation))
+    for path, result in pending:
+        finish(path, *result.get())
     return paths, totals
 
 

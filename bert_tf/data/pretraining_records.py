@@ -11,11 +11,8 @@ import json
 
 import tensorflow as tf
 
-from bert_tf.data.pretraining_instances import InstanceBatch
 from bert_tf.errors import UserInputError
 
-_INT_FEATURES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions",
-                 "masked_lm_ids", "next_sentence_labels")
 METADATA_SUFFIX = ".metadata.json"
 
 
@@ -30,52 +27,6 @@ def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict:
         "masked_lm_weights": tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32),
         "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
     }
-
-
-def _encode(message_type: str, field: str, values: tf.Tensor) -> tf.Tensor:
-    """Serializes one message per row of `values` [N, K] into its repeated `field`."""
-    count, width = tf.shape(values)[0], tf.shape(values)[1]
-    return tf.io.encode_proto(sizes=tf.fill([count, 1], width), values=[values],
-                              field_names=[field], message_type=message_type)
-
-
-def _feature(values: tf.Tensor) -> tf.Tensor:
-    """`tf.train.Feature`s holding each row of `values` as an int64 or float list."""
-    if values.dtype == tf.float32:
-        inner = _encode("tensorflow.FloatList", "value", values)
-        field = "float_list"
-    else:
-        inner = _encode("tensorflow.Int64List", "value", tf.cast(values, tf.int64))
-        field = "int64_list"
-    return _encode("tensorflow.Feature", field, inner[:, None])
-
-
-_BATCH_SPEC = {name: tf.TensorSpec([None, None], tf.int32) for name in _INT_FEATURES}
-_BATCH_SPEC["masked_lm_weights"] = tf.TensorSpec([None, None], tf.float32)
-
-
-@tf.function(input_signature=[_BATCH_SPEC])
-def _serialize(features: dict[str, tf.Tensor]) -> tf.Tensor:
-    count = tf.shape(features["input_ids"])[0]
-    entries = []
-    # Map entries in key order: the bytes protobuf writes with deterministic=True.
-    for name in sorted(features):
-        entry = tf.io.encode_proto(
-            sizes=tf.ones([count, 2], tf.int32),
-            values=[tf.fill([count, 1], name), _feature(features[name])[:, None]],
-            field_names=["key", "value"], message_type="tensorflow.Features.FeatureEntry")
-        entries.append(entry)
-    features_message = _encode("tensorflow.Features", "feature", tf.stack(entries, axis=1))
-    return _encode("tensorflow.Example", "features", features_message[:, None])
-
-
-def serialize_batch(batch: InstanceBatch) -> list[bytes]:
-    """Serialized `tf.train.Example`s, one per instance, byte-identical to protobuf's
-    deterministic serialization (the feature map sorted by key), so that the same
-    instances always give the same file."""
-    features = {name: tf.constant(getattr(batch, name), tf.int32) for name in _INT_FEATURES}
-    features["masked_lm_weights"] = tf.constant(batch.masked_lm_weights, tf.float32)
-    return list(_serialize(features).numpy())
 
 
 def vocab_hash(vocab_file: str) -> str:
