@@ -184,3 +184,10 @@ def test_script_errors_are_one_line_without_traceback(tmp_path):
                   check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "matches no file" in result.stderr
+
+
+def test_varints_match_the_protobuf_documentation():
+    # protobuf's encoding guide: 1 is 01, 150 is 96 01, 300 is ac 02.
+    from bert_tf.data import example_encoding
+    payload, sizes = example_encoding._packed_varints(np.array([[1, 150, 300]]))
+    assert payload == bytes([0x01, 0x96, 0x01, 0xAC, 0x02]) and sizes.tolist() == [5]
