@@ -19,10 +19,11 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import UserInputError
-from bert_tf.modeling import BertModel
+from bert_tf.modeling import BertModel, BertPretrainer
 
-# Hugging Face buffers that are not weights.
-_HF_BUFFERS = re.compile(r"(^|\.)(position_ids|token_type_ids)$")
+# Hugging Face tensors that are not weights of their own: buffers, and the masked-LM
+# decoder, which is tied to the word embeddings and to `cls.predictions.bias`.
+_HF_BUFFERS = re.compile(r"(^|\.)(position_ids|token_type_ids)$|^cls\.predictions\.decoder\.")
 
 
 class CheckpointError(UserInputError):
@@ -50,14 +51,25 @@ class LoadReport:
         return text + "."
 
 
-def google_variable_map(model: BertModel) -> dict[str, tf.Variable]:
+def google_variable_map(model: BertModel | BertPretrainer) -> dict[str, tf.Variable]:
     """Google's TF1 variable name of every weight of `model`.
 
     Raises:
-      TypeError: if `model` is not a `BertModel`.
+      TypeError: for a model of another class.
     """
+    if isinstance(model, BertPretrainer):
+        masked_lm = model.masked_lm
+        return {
+            **google_variable_map(model.bert),
+            **_dense("cls/predictions/transform/dense", masked_lm.dense),
+            **_layer_norm("cls/predictions/transform/LayerNorm", masked_lm.layer_norm),
+            "cls/predictions/output_bias": masked_lm.output_bias,
+            "cls/seq_relationship/output_weights": model.next_sentence.output_weights,
+            "cls/seq_relationship/output_bias": model.next_sentence.output_bias,
+        }
     if not isinstance(model, BertModel):
-        raise TypeError(f"Expected a bert_tf BertModel, got {type(model).__name__}.")
+        raise TypeError(f"Expected a bert_tf BertModel or BertPretrainer, got "
+                        f"{type(model).__name__}.")
     embeddings = model.embeddings
     names = {
         "bert/embeddings/word_embeddings": embeddings.word_embeddings,
@@ -90,6 +102,14 @@ def _layer_norm(prefix: str, layer) -> dict[str, tf.Variable]:
     return {f"{prefix}/gamma": layer.gamma, f"{prefix}/beta": layer.beta}
 
 
+# Head variables Hugging Face names differently; `output_weights` is [2, H] in both.
+_HEAD_NAMES = {
+    "cls/predictions/output_bias": "cls.predictions.bias",
+    "cls/seq_relationship/output_weights": "cls.seq_relationship.weight",
+    "cls/seq_relationship/output_bias": "cls.seq_relationship.bias",
+}
+
+
 def hugging_face_names(google_name: str) -> tuple[list[str], bool]:
     """The Hugging Face names a Google variable may have, and whether it is transposed.
 
@@ -97,6 +117,8 @@ def hugging_face_names(google_name: str) -> tuple[list[str], bool]:
     `encoder.layer.3.attention.self.query.weight`, transposed. Older PyTorch files
     call LayerNorm weights `gamma`/`beta`; both spellings are returned.
     """
+    if google_name in _HEAD_NAMES:
+        return [_HEAD_NAMES[google_name]], False
     name = re.sub(r"^bert/", "", google_name)
     name = re.sub(r"layer_(\d+)", r"layer.\1", name).replace("/", ".")
     transpose = name.endswith(".kernel")

@@ -1,14 +1,34 @@
-"""`BertModel`, the BERT encoder as a Keras 3 model."""
+"""`BertModel`, the BERT encoder as a Keras 3 model, and the task models built on it."""
 
 import keras
 
 from bert_tf.configs import BertConfig
-from bert_tf.layers import BertEmbeddings, Pooler, TransformerEncoder
+from bert_tf.layers import (BertEmbeddings, MaskedLMHead, NextSentenceHead, Pooler,
+                            TransformerEncoder)
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 
 
-class BertModel(keras.Model):
+class _ConfiguredModel(keras.Model):
+    """A model whose only constructor argument, besides Keras' own, is a `BertConfig`."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        """Keeps `config`; subclasses create their layers after calling this."""
+        super().__init__(**kwargs)
+        self.config = config
+
+    def get_config(self):
+        """The constructor's arguments."""
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the model from `get_config`'s output."""
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+class BertModel(_ConfiguredModel):
     """The BERT encoder: embeddings, transformer stack and pooler.
 
     Called with a dict of int32 `input_ids`, `input_mask` and `segment_ids`, each
@@ -24,8 +44,7 @@ class BertModel(keras.Model):
     def __init__(self, config: BertConfig, **kwargs):
         """Creates the encoder for `config` with freshly initialized weights."""
         kwargs.setdefault("name", "bert")
-        super().__init__(**kwargs)
-        self.config = config
+        super().__init__(config, **kwargs)
         self.embeddings = BertEmbeddings(config, name="embeddings")
         self.encoder = TransformerEncoder(config, name="encoder")
         self.pooler = Pooler(config, name="pooler")
@@ -50,12 +69,34 @@ class BertModel(keras.Model):
             "encoder_outputs": encoder_outputs,
         }
 
-    def get_config(self):
-        """The constructor's arguments."""
-        return {"config": self.config.to_dict(), "name": self.name}
 
-    @classmethod
-    def from_config(cls, config):
-        """Rebuilds the model from `get_config`'s output."""
-        config = dict(config)
-        return cls(BertConfig.from_dict(config.pop("config")), **config)
+class BertPretrainer(_ConfiguredModel):
+    """BERT with Google's pre-training heads (masked LM and next sentence).
+
+    Called with the encoder's inputs plus `masked_lm_positions` (int [batch, P]), it
+    returns `masked_lm_logits` [batch, P, vocab_size] and `next_sentence_logits`
+    [batch, 2], both float32. The masked-LM output layer is the word-embedding table.
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        """Creates the encoder and both heads with fresh weights."""
+        kwargs.setdefault("name", "bert_pretrainer")
+        super().__init__(config, **kwargs)
+        self.bert = BertModel(config)
+        self.masked_lm = MaskedLMHead(config, name="predictions")
+        self.next_sentence = NextSentenceHead(config, name="seq_relationship")
+        self.masked_lm.build()
+        self.next_sentence.build()
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """Runs the encoder and both heads; see the class docstring."""
+        if "masked_lm_positions" not in inputs:
+            raise ValueError("BertPretrainer inputs lack masked_lm_positions.")
+        outputs = self.bert(inputs, training=training)
+        return {
+            "masked_lm_logits": self.masked_lm(
+                outputs["sequence_output"], inputs["masked_lm_positions"],
+                self.bert.embeddings.word_embeddings),
+            "next_sentence_logits": self.next_sentence(outputs["pooled_output"]),
+        }

@@ -198,3 +198,49 @@ def test_config_and_vocab_are_found_beside_the_checkpoint(tmp_path):
     (tmp_path / "vocab.txt").unlink()
     with pytest.raises(CheckpointError, match="--vocab_file was not given"):
         checkpoints.resolve_model_files(prefix, None, None)
+
+
+def test_pretraining_heads_match_hugging_face_and_round_trip(tmp_path, tiny_config):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from bert_tf.modeling import BertPretrainer
+    hf_config = transformers.BertConfig(
+        vocab_size=tiny_config.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
+        type_vocab_size=2, hidden_act="gelu_new")  # Google's tanh GELU.
+    torch.manual_seed(1)
+    hf_model = transformers.BertForPreTraining(hf_config).eval()
+    with torch.no_grad():  # Give the zero-initialized biases values worth checking.
+        hf_model.cls.predictions.bias.normal_()
+        hf_model.cls.seq_relationship.bias.normal_()
+    hf_model.save_pretrained(tmp_path / "hf")
+    config = BertConfig.from_json_file(str(tmp_path / "hf" / "config.json"))
+    assert config.hidden_act == "gelu"
+    model = BertPretrainer(config)
+    report = checkpoints.load_checkpoint(model, str(tmp_path / "hf"))
+    assert report.unused == [] and report.initialized == []
+    inputs = _inputs(config)
+    inputs["masked_lm_positions"] = np.array([[1, 3, 0], [2, 1, 0]], np.int32)
+    with torch.no_grad():
+        expected = hf_model(input_ids=torch.tensor(inputs["input_ids"]).long(),
+                            attention_mask=torch.tensor(inputs["input_mask"]).long(),
+                            token_type_ids=torch.tensor(inputs["segment_ids"]).long())
+    outputs = model(inputs)
+    gathered = np.take_along_axis(expected.prediction_logits.numpy(),
+                                  inputs["masked_lm_positions"][:, :, None], axis=1)
+    np.testing.assert_allclose(outputs["masked_lm_logits"].numpy(), gathered, atol=1e-4)
+    np.testing.assert_allclose(outputs["next_sentence_logits"].numpy(),
+                               expected.seq_relationship_logits.numpy(), atol=1e-5)
+
+    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "google" / "bert_model.ckpt"))
+    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    assert names["cls/seq_relationship/output_weights"] == [2, 32]
+    assert names["cls/predictions/output_bias"] == [tiny_config.vocab_size]
+    assert names["cls/predictions/transform/dense/kernel"] == [32, 32]
+    fresh = BertPretrainer(config)
+    checkpoints.load_checkpoint(fresh, prefix)
+    np.testing.assert_array_equal(fresh(inputs)["masked_lm_logits"].numpy(),
+                                  outputs["masked_lm_logits"].numpy())
+    # The encoder alone loads from the same file and reports the heads as unused.
+    encoder_report = checkpoints.load_checkpoint(BertModel(config), prefix)
+    assert {name.split("/")[0] for name in encoder_report.unused} == {"cls"}

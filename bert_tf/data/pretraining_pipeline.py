@@ -186,10 +186,10 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
                        ) -> tuple[list[str], ShardStats]:
     """Processes every shard of the corpus into a record file under `temp_dir`.
 
-    This process tokenizes each shard and hands it to a free worker of `pool` (from
-    `start_workers`; `pool_size` of them), or builds its instances itself when all are
-    busy; it serializes and writes every shard's instances as they come back. At most
-    `pool_size + 1` shards are in memory at once.
+    This process tokenizes each shard and queues it for the workers of `pool` (from
+    `start_workers`; `pool_size` of them), or builds its instances itself when the
+    queue already holds two shards per worker; it writes every shard's serialized
+    instances as they come back. So at most `2 * pool_size + 1` shards are in memory.
 
     Returns:
       the shard files in shard order, and the summed counts.

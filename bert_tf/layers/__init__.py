@@ -4,7 +4,9 @@ from bert_tf.layers.activations import get_activation
 from bert_tf.layers.attention import SelfAttention, attention_mask_adder
 from bert_tf.layers.embeddings import BertEmbeddings
 from bert_tf.layers.pooler import Pooler
+from bert_tf.layers.pretraining_heads import MaskedLMHead, NextSentenceHead, gather_positions
 from bert_tf.layers.transformer import TransformerBlock, TransformerEncoder
 
-__all__ = ["BertEmbeddings", "Pooler", "SelfAttention", "TransformerBlock",
-           "TransformerEncoder", "attention_mask_adder", "get_activation"]
+__all__ = ["BertEmbeddings", "MaskedLMHead", "NextSentenceHead", "Pooler", "SelfAttention",
+           "TransformerBlock", "TransformerEncoder", "attention_mask_adder",
+           "gather_positions", "get_activation"]

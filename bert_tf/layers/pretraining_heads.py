@@ -1,0 +1,75 @@
+"""BERT's pre-training heads: masked language model and next-sentence prediction.
+
+As Google's `run_pretraining.py` (`get_masked_lm_output`, `get_next_sentence_output`):
+the masked-LM head transforms the sequence output at the masked positions (dense with
+the config's activation, then LayerNorm) and scores every vocabulary entry with the
+word-embedding table itself (tied weights) plus its own bias; the next-sentence head is
+a two-way classifier on the pooled output whose weights are stored `[2, H]`.
+"""
+
+from keras import ops
+
+from bert_tf.configs import BertConfig
+from bert_tf.layers import common
+from bert_tf.layers.activations import get_activation
+
+
+def gather_positions(sequence, positions):
+    """Picks `positions` [B, P] (int) out of `sequence` [B, S, H]: returns [B, P, H]."""
+    return ops.take_along_axis(sequence, ops.expand_dims(positions, -1), axis=1)
+
+
+class MaskedLMHead(common.BertLayer):
+    """Vocabulary logits at the masked positions (Google's `cls/predictions`)."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        """Creates the transform from `config`; the output bias is made by `build`."""
+        super().__init__(config, **kwargs)
+        self.dense = common.dense(config, config.hidden_size, "dense",
+                                  activation=get_activation(config.hidden_act))
+        self.layer_norm = common.layer_norm(config, "LayerNorm")
+
+    def build(self, input_shape=None):
+        """Builds the transform and the [vocab_size] output bias."""
+        hidden = self.config.hidden_size
+        self.dense.build((None, None, hidden))
+        self.layer_norm.build((None, None, hidden))
+        self.output_bias = self.add_weight(shape=(self.config.vocab_size,),
+                                           initializer="zeros", name="output_bias")
+        self.built = True
+
+    def call(self, sequence_output, masked_positions, embedding_table):
+        """Scores the vocabulary at each masked position.
+
+        Args:
+          sequence_output: float [B, S, H], the encoder's last layer.
+          masked_positions: int [B, P], the positions to predict (padding slots may
+            point anywhere; their loss weight is 0).
+          embedding_table: float [vocab_size, H], the word embeddings (tied weights).
+
+        Returns:
+          float32 logits [B, P, vocab_size].
+        """
+        hidden = gather_positions(sequence_output, masked_positions)
+        hidden = ops.cast(self.layer_norm(self.dense(hidden)), self.compute_dtype)
+        table = ops.cast(embedding_table, self.compute_dtype)
+        logits = ops.einsum("bph,vh->bpv", hidden, table)
+        return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
+
+
+class NextSentenceHead(common.BertLayer):
+    """Two-way "is B the actual next segment" logits (Google's `cls/seq_relationship`)."""
+
+    def build(self, input_shape=None):
+        """Creates `output_weights` [2, H] (Google's layout, not Keras' [H, 2]) and
+        `output_bias` [2]."""
+        self.output_weights = self.add_weight(
+            shape=(2, self.config.hidden_size), initializer=common.initializer(self.config),
+            name="output_weights")
+        self.output_bias = self.add_weight(shape=(2,), initializer="zeros", name="output_bias")
+        self.built = True
+
+    def call(self, pooled_output):
+        """Maps float [B, H] to float32 logits [B, 2] (index 0: B follows A)."""
+        logits = ops.matmul(pooled_output, ops.transpose(self.output_weights))
+        return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")

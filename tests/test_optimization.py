@@ -1,0 +1,70 @@
+"""Google's AdamW, LAMB and warmup/decay schedule against hand computations."""
+
+import re
+
+import numpy as np
+import pytest
+
+from bert_tf import checkpoints, optimization
+from bert_tf.modeling import BertPretrainer
+
+
+def test_schedule_warms_up_from_zero_then_decays_to_zero():
+    schedule = optimization.WarmupLinearDecay(1e-4, num_train_steps=100, num_warmup_steps=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100, 150)]
+    np.testing.assert_allclose(rates, [0.0, 5e-5, 9e-5, 4.5e-5, 0.0, 0.0], atol=1e-12)
+
+
+def _one_step(optimizer, weights, gradient):
+    import keras
+    variable = keras.Variable(np.array(weights, np.float32), name="kernel")
+    optimizer.apply([np.array(gradient, np.float32)], [variable])
+    return variable.numpy()
+
+
+def test_google_adamw_update_has_no_bias_correction_and_decays():
+    w, g, lr, wd = np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, -0.3]), 0.01, 0.01
+    m = 0.1 * g
+    v = 0.001 * g ** 2
+    expected = w - lr * (m / (np.sqrt(v) + 1e-6) + wd * w)
+    optimizer = optimization.AdamWeightDecay(lr, weight_decay_rate=wd)
+    np.testing.assert_allclose(_one_step(optimizer, w, g), expected, rtol=1e-5)
+
+
+def test_bias_corrected_variant():
+    w, g, lr = np.array([0.5, -1.0]), np.array([0.1, 0.2]), 0.01
+    m_hat, v_hat = (0.1 * g) / 0.1, (0.001 * g ** 2) / 0.001
+    expected = w - lr * (m_hat / (np.sqrt(v_hat) + 1e-6) + 0.01 * w)
+    optimizer = optimization.AdamWeightDecay(lr, bias_correction=True)
+    np.testing.assert_allclose(_one_step(optimizer, w, g), expected, rtol=1e-5)
+
+
+def test_lamb_scales_the_update_by_the_trust_ratio():
+    w, g, lr = np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, -0.3]), 0.01
+    m_hat, v_hat = g, g ** 2
+    update = m_hat / (np.sqrt(v_hat) + 1e-6) + 0.01 * w
+    ratio = np.linalg.norm(w) / np.linalg.norm(update)
+    optimizer = optimization.Lamb(lr)
+    np.testing.assert_allclose(_one_step(optimizer, w, g), w - lr * ratio * update, rtol=1e-5)
+
+
+def test_weight_decay_skips_exactly_googles_layer_norm_and_bias_variables(tiny_config):
+    model = BertPretrainer(tiny_config)
+    optimizer = optimization.AdamWeightDecay(0.01)
+    google_names = checkpoints.google_variable_map(model)
+    decayed = {name for name, variable in google_names.items() if optimizer.decays(variable)}
+    # Google's rule, applied to Google's own variable names.
+    expected = {name for name in google_names
+                if not any(re.search(p, name) for p in ("LayerNorm", "layer_norm", "bias"))}
+    assert decayed == expected
+    assert "bert/embeddings/word_embeddings" in decayed
+    assert "cls/seq_relationship/output_weights" in decayed
+    assert "bert/encoder/layer_0/attention/output/LayerNorm/gamma" not in decayed
+    assert "cls/predictions/output_bias" not in decayed
+
+
+def test_create_optimizer_clips_by_global_norm():
+    optimizer = optimization.create_optimizer(0.1, num_train_steps=10, num_warmup_steps=0)
+    assert optimizer.global_clipnorm == 1.0
+    with pytest.raises(ValueError, match="Unknown optimizer"):
+        optimization.create_optimizer(0.1, 10, 0, optimizer="sgd")
