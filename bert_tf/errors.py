@@ -6,3 +6,8 @@ class UserInputError(ValueError):
 
     The top-level scripts print such errors as one message, without a traceback.
     """
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the message says why and what
+    to change. Printed like `UserInputError`."""

@@ -140,7 +140,9 @@ def create_optimizer(init_lr: float, num_train_steps: int, num_warmup_steps: int
                      optimizer: str = "adamw", bias_correction: bool | None = None,
                      weight_decay_rate: float = 0.01) -> keras.optimizers.Optimizer:
     """Google's `create_optimizer`: the schedule above, weight decay 0.01 (LayerNorm
-    and biases excluded), beta 0.9/0.999, epsilon 1e-6, global-norm clipping at 1.0.
+    and biases excluded), beta 0.9/0.999, epsilon 1e-6, global-norm clipping at 1.0
+    (of the gradients summed over replicas: the optimizer is applied to reduced
+    gradients, see `bert_tf.training`).
 
     Args:
       init_lr: peak learning rate.

@@ -1,0 +1,250 @@
+"""The training loop every script shares: strategy, precision, steps, checkpoints.
+
+One code path for CPU, GPUs, several machines and TPUs: the model and optimizer are
+created under a `tf.distribute` strategy, each replica computes gradients on its share
+of the global batch (optionally over several micro-batches), the gradients are summed
+across replicas and the optimizer (with its global-norm clipping) is applied once to
+the sum, so the update is the one a single device would make on the global batch.
+"""
+
+import math
+import os
+import time
+from typing import Callable
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from bert_tf.errors import TrainingError, UserInputError
+from bert_tf.training_checkpoints import TrainingCheckpoints
+
+STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
+PRECISIONS = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def make_strategy(name: str, tpu: str | None = None, tpu_zone: str | None = None,
+                  gcp_project: str | None = None) -> tf.distribute.Strategy:
+    """The `tf.distribute` strategy for --distribution_strategy (and the TPU flags).
+
+    "default" runs on one device, "mirrored" on all local GPUs (or CPU),
+    "multi_worker_mirrored" on several machines described by `TF_CONFIG`, "tpu" on the
+    TPU named by `tpu` (a name, a `grpc://` address, or "local" / "" on Colab).
+    """
+    if name not in STRATEGIES:
+        raise UserInputError(f"--distribution_strategy={name!r}: use one of "
+                             f"{', '.join(STRATEGIES)}.")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        # All GPUs; without GPUs, every logical CPU device (one, unless configured).
+        devices = (tf.config.list_logical_devices("GPU")
+                   or tf.config.list_logical_devices("CPU"))
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=tpu or "", zone=tpu_zone, project=gcp_project)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def set_precision(mode: str) -> None:
+    """Sets Keras' global dtype policy for --mixed_precision (none / bf16 / fp16)."""
+    if mode not in PRECISIONS:
+        raise UserInputError(f"--mixed_precision={mode!r}: use one of {', '.join(PRECISIONS)}.")
+    keras.mixed_precision.set_global_policy(PRECISIONS[mode])
+
+
+class Trainer:
+    """Runs training steps, evaluation and checkpoints for one model.
+
+    Args:
+      strategy: where to run (the model and optimizer must be created in its scope).
+      model: a Keras model called as `model(features, training=...)`.
+      optimizer: a Keras optimizer (wrapped in a loss-scale optimizer for fp16).
+      loss_fn: `(outputs, features) -> dict` with a scalar `loss` and any other
+        scalars to log; entries ending in `_correct` / `_count` are summed and
+        reported as `<name>_accuracy`.
+      output_dir: where checkpoints and TensorBoard summaries go.
+      gradient_accumulation_steps: micro-batches per optimizer step.
+      jit_compile: compile the step with XLA.
+    """
+
+    def __init__(self, strategy: tf.distribute.Strategy, model: keras.Model,
+                 optimizer: keras.optimizers.Optimizer, loss_fn: Callable,
+                 output_dir: str, gradient_accumulation_steps: int = 1,
+                 jit_compile: bool = False, keep_checkpoints: int = 5):
+        """Sets up; nothing runs until `train` or `evaluate`."""
+        self.strategy = strategy
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.output_dir = output_dir
+        self.accumulation = gradient_accumulation_steps
+        self.jit_compile = jit_compile
+        self.checkpoints = TrainingCheckpoints(output_dir, model, optimizer, keep_checkpoints)
+        self._replica_fn = (tf.function(self._replica_gradients, jit_compile=True)
+                            if jit_compile else self._replica_gradients)
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken so far."""
+        return int(self.optimizer.iterations.numpy())
+
+    def _replica_gradients(self, micro_batches):
+        """Gradients of the mean loss over this replica's micro-batches, scaled so
+        that summing over replicas gives the global-batch mean."""
+        variables = self.model.trainable_variables
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        total, stats = None, None
+        for features in micro_batches:
+            with tf.GradientTape() as tape:
+                outputs = self.model(features, training=True)
+                losses = self.loss_fn(outputs, features)
+                loss = losses["loss"] / float(replicas * self.accumulation)
+                scaled = self.optimizer.scale_loss(loss)
+            gradients = tape.gradient(scaled, variables)
+            gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                         for g in gradients]
+            total = gradients if total is None else [a + b for a, b in zip(total, gradients)]
+            stats = losses if stats is None else {k: stats[k] + losses[k] for k in stats}
+        return total, stats
+
+    def _train_step(self, iterator):
+        micro_batches = [next(iterator) for _ in range(self.accumulation)]
+        gradients, stats = self.strategy.run(self._replica_fn, args=(micro_batches,))
+        gradients = [self.strategy.reduce("SUM", g, axis=None) for g in gradients]
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return {name: self.strategy.reduce("SUM", value, axis=None)
+                for name, value in stats.items()}
+
+    def _compile_train_loop(self):
+        @tf.function
+        def loop(iterator, steps):
+            totals = self._train_step(iterator)
+            for _ in tf.range(steps - 1):
+                stats = self._train_step(iterator)
+                totals = {name: totals[name] + stats[name] for name in totals}
+            return totals
+
+        return loop
+
+    def train(self, dataset_fn: Callable, num_steps: int, global_batch_size: int,
+              save_every: int, steps_per_loop: int = 1, log_every: int = 100) -> dict:
+        """Trains until the optimizer has taken `num_steps` steps, resuming from the
+        last checkpoint this project wrote in `output_dir`.
+
+        Args:
+          dataset_fn: `(input_context) -> tf.data.Dataset` of per-replica batches; it
+            must give the same batches in the same order every time (seeded), since a
+            resumed run skips the ones already trained on.
+          num_steps: the total number of optimizer steps.
+          global_batch_size: examples per micro-batch over all replicas.
+          save_every: checkpoint every this many steps (and at the end).
+          steps_per_loop: steps per call into the compiled loop (Google's
+            --iterations_per_loop).
+          log_every: steps between progress lines and summaries.
+
+        Returns:
+          the last logged metrics.
+
+        Raises:
+          TrainingError: if the loss becomes NaN or infinite; nothing is saved then.
+        """
+        resumed = self.checkpoints.restore_latest()
+        if resumed is not None:
+            logging.info("Resumed from %s at step %d", resumed, self.step)
+        consumed_steps = self.step
+
+        def resumed_dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            # Each input pipeline feeds its share of the replicas; skip what the
+            # restored steps already used, so no example is seen twice.
+            per_step = (self.accumulation * self.strategy.num_replicas_in_sync
+                        // context.num_input_pipelines)
+            return dataset_fn(context).skip(consumed_steps * per_step)
+
+        iterator = iter(self.strategy.distribute_datasets_from_function(resumed_dataset_fn))
+        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
+        loop = self._compile_train_loop()
+        metrics = {}
+        while self.step < num_steps:
+            started, first_step = time.time(), self.step
+            # Stop at the next multiple of each interval, to save and log on time.
+            until = min(num_steps, _next_multiple(first_step, save_every),
+                        _next_multiple(first_step, log_every),
+                        first_step + max(1, steps_per_loop))
+            totals = loop(iterator, tf.constant(until - first_step))
+            steps = self.step - first_step
+            metrics = _metrics(totals, steps * self.accumulation
+                               * self.strategy.num_replicas_in_sync)
+            if not math.isfinite(metrics["loss"]):
+                raise TrainingError(
+                    f"The loss became {metrics['loss']} between steps {first_step} and "
+                    f"{self.step}; stopped without saving. Lower --learning_rate, or use "
+                    "bf16 instead of fp16.")
+            seconds = time.time() - started
+            metrics["examples_per_second"] = (steps * self.accumulation * global_batch_size
+                                              / max(seconds, 1e-9))
+            metrics["learning_rate"] = float(_current_learning_rate(self.optimizer))
+            with writer.as_default(step=self.step):
+                for name, value in metrics.items():
+                    tf.summary.scalar(name, value)
+            if self.step % log_every == 0 or self.step == num_steps:
+                logging.info("step %d: %s", self.step, ", ".join(
+                    f"{name} {value:.4g}" for name, value in sorted(metrics.items())))
+            if self.step % save_every == 0 or self.step == num_steps:
+                self.checkpoints.save(self.step)
+        writer.flush()
+        return metrics
+
+    def evaluate(self, dataset_fn: Callable, max_steps: int | None = None) -> dict:
+        """Mean losses and accuracies over the evaluation data (all of it, or
+        `max_steps` batches)."""
+        dataset = self.strategy.distribute_datasets_from_function(dataset_fn)
+
+        @tf.function
+        def step(features):
+            def replica(features):
+                return self.loss_fn(self.model(features, training=False), features)
+            stats = self.strategy.run(replica, args=(features,))
+            return {k: self.strategy.reduce("SUM", v, axis=None) for k, v in stats.items()}
+
+        totals, batches = None, 0
+        for features in dataset:
+            if max_steps is not None and batches >= max_steps:
+                break
+            stats = step(features)
+            totals = stats if totals is None else {k: totals[k] + stats[k] for k in stats}
+            batches += 1
+        if totals is None:
+            raise UserInputError("The evaluation data is empty.")
+        replicas = self.strategy.num_replicas_in_sync
+        return _metrics(totals, batches * replicas)
+
+
+def _next_multiple(step: int, interval: int) -> int:
+    return (step // interval + 1) * interval
+
+
+def _metrics(totals: dict, loss_terms: int) -> dict:
+    """Averages summed losses; turns `_correct`/`_count` sums into accuracies."""
+    metrics = {}
+    for name, value in totals.items():
+        value = float(value.numpy())
+        if name.endswith("_correct"):
+            base = name.removesuffix("_correct")
+            count = float(totals[base + "_count"].numpy())
+            metrics[base + "_accuracy"] = value / max(count, 1e-9)
+        elif not name.endswith("_count"):
+            metrics[name] = value / max(1, loss_terms)
+    return metrics
+
+
+def _current_learning_rate(optimizer) -> float:
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = inner.learning_rate
+    return float(rate.numpy() if hasattr(rate, "numpy") else rate)

@@ -1,0 +1,141 @@
+"""Masked-LM + next-sentence pre-training from TFRecords, as Google's `run_pretraining.py`.
+
+    python run_pretraining.py --input_file=records/*.tfrecord --output_dir=out \
+      --do_train=True --do_eval=True --bert_config_file=bert_config.json \
+      --train_batch_size=32 --max_seq_length=128 --max_predictions_per_seq=20 \
+      --num_train_steps=100000 --num_warmup_steps=10000 --learning_rate=1e-4
+
+Re-running the same command after the process died resumes from the last checkpoint in
+--output_dir (weights, optimizer state, step and input position).
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+from absl import flags, logging
+
+from bert_tf import checkpoints, cli, optimization, pretraining_objectives, training
+from bert_tf.configs import BertConfig
+from bert_tf.data import pretraining_dataset, pretraining_records
+from bert_tf.errors import UserInputError
+from bert_tf.modeling import BertPretrainer
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("bert_config_file", None, "The config of the model to pre-train.")
+flags.DEFINE_string("input_file", None, "Input TFRecord files: comma-separated, globs allowed.")
+flags.DEFINE_string("output_dir", None, "Where checkpoints, summaries and eval results go.")
+flags.DEFINE_string("init_checkpoint", None, "Initial weights (Google, Hugging Face or own "
+                    "checkpoint); heads it lacks start fresh.")
+flags.DEFINE_integer("max_seq_length", 128, "Sequence length of the records.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per record.")
+flags.DEFINE_bool("do_train", False, "Whether to run training.")
+flags.DEFINE_bool("do_eval", False, "Whether to run eval on the input files.")
+flags.DEFINE_integer("train_batch_size", 32, "Global batch size for training.")
+flags.DEFINE_integer("eval_batch_size", 8, "Global batch size for eval.")
+flags.DEFINE_float("learning_rate", 5e-5, "The initial learning rate for Adam.")
+flags.DEFINE_integer("num_train_steps", 100000, "Number of training steps.")
+flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "How often to save a checkpoint.")
+flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per call into the compiled loop.")
+flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.")
+flags.DEFINE_bool("use_tpu", False, "Run on a TPU (implies --distribution_strategy=tpu).")
+flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use ('local' on Colab).")
+flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
+flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
+flags.DEFINE_string("master", None, "TPU address (used when --tpu_name is not given).")
+flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the TPU system "
+                     "reports its cores.")
+flags.DEFINE_enum("distribution_strategy", "default", list(training.STRATEGIES),
+                  "default (one device), mirrored (local GPUs), multi_worker_mirrored "
+                  "(machines in TF_CONFIG) or tpu.")
+flags.DEFINE_enum("mixed_precision", "none", list(training.PRECISIONS),
+                  "Compute in bf16 or fp16 (with dynamic loss scaling); weights stay float32.")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Google's AdamW, or LAMB.")
+flags.DEFINE_bool("adam_bias_correction", False, "Use Adam's bias correction (Google's "
+                  "optimizer has none).")
+flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer step.")
+flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
+flags.DEFINE_integer("keep_checkpoints", 5, "How many checkpoints to keep.")
+flags.DEFINE_integer("log_steps", 100, "Steps between progress lines and summaries.")
+flags.DEFINE_integer("seed", 12345, "Seed for initialization, dropout and data order.")
+flags.mark_flags_as_required(["bert_config_file", "input_file", "output_dir"])
+
+
+def validate_flags(replicas: int) -> None:
+    """Checks the flags that do not need the data; raises `UserInputError`."""
+    if not (FLAGS.do_train or FLAGS.do_eval):
+        raise UserInputError("At least one of --do_train or --do_eval must be True.")
+    for name in ("train_batch_size", "eval_batch_size", "num_train_steps",
+                 "save_checkpoints_steps", "iterations_per_loop", "max_eval_steps",
+                 "gradient_accumulation_steps", "log_steps", "keep_checkpoints"):
+        if FLAGS[name].value < 1:
+            raise UserInputError(f"--{name}={FLAGS[name].value} must be at least 1.")
+    for name in ("train_batch_size", "eval_batch_size"):
+        if FLAGS[name].value % replicas:
+            raise UserInputError(f"--{name}={FLAGS[name].value} must be a multiple of the "
+                                 f"{replicas} replicas.")
+
+
+def main(argv: list[str]) -> None:
+    """Trains and/or evaluates; see the module docstring."""
+    del argv
+    keras.utils.set_random_seed(FLAGS.seed)
+    config = BertConfig.from_json_file(FLAGS.bert_config_file)
+    if FLAGS.max_seq_length > config.max_position_embeddings:
+        raise UserInputError(f"--max_seq_length={FLAGS.max_seq_length} exceeds the model's "
+                             f"max_position_embeddings={config.max_position_embeddings}.")
+    files = pretraining_dataset.expand_record_files(FLAGS.input_file)
+    for path in files:
+        pretraining_records.check_metadata(path, FLAGS.max_seq_length,
+                                           FLAGS.max_predictions_per_seq, config.vocab_size)
+    training.set_precision(FLAGS.mixed_precision)
+    strategy = training.make_strategy(
+        "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy,
+        tpu=FLAGS.tpu_name or FLAGS.master, tpu_zone=FLAGS.tpu_zone,
+        gcp_project=FLAGS.gcp_project)
+    replicas = strategy.num_replicas_in_sync
+    validate_flags(replicas)
+
+    with strategy.scope():
+        model = BertPretrainer(config)
+        if FLAGS.init_checkpoint:
+            checkpoints.load_checkpoint(model, FLAGS.init_checkpoint,
+                                        initialize_missing=("cls/", "bert/pooler/"))
+        optimizer = optimization.create_optimizer(
+            FLAGS.learning_rate, FLAGS.num_train_steps, FLAGS.num_warmup_steps,
+            FLAGS.optimizer, FLAGS.adam_bias_correction)
+        if FLAGS.mixed_precision == "fp16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    trainer = training.Trainer(strategy, model, optimizer,
+                               pretraining_objectives.pretraining_losses, FLAGS.output_dir,
+                               FLAGS.gradient_accumulation_steps, FLAGS.jit_compile,
+                               FLAGS.keep_checkpoints)
+
+    def dataset_fn(batch_size: int, is_training: bool):
+        def make(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            return pretraining_dataset.pretraining_dataset(
+                files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
+                context.get_per_replica_batch_size(batch_size), is_training,
+                seed=FLAGS.seed, input_context=context)
+        return make
+
+    if FLAGS.do_train:
+        trainer.train(dataset_fn(FLAGS.train_batch_size, True), FLAGS.num_train_steps,
+                      FLAGS.train_batch_size, FLAGS.save_checkpoints_steps,
+                      FLAGS.iterations_per_loop, FLAGS.log_steps)
+    if FLAGS.do_eval:
+        results = trainer.evaluate(dataset_fn(FLAGS.eval_batch_size, False),
+                                   FLAGS.max_eval_steps)
+        results["global_step"] = trainer.step
+        path = os.path.join(FLAGS.output_dir, "eval_results.txt")
+        with tf.io.gfile.GFile(path + ".tmp", "w") as writer:
+            for key in sorted(results):
+                writer.write(f"{key} = {results[key]}\n")
+        tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+        logging.info("Eval results: %s", results)
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,169 @@
+"""Pre-training: the loss falls, runs resume after kill -9, replicas match one device."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints, optimization, pretraining_objectives, training
+from bert_tf.configs import BertConfig
+from bert_tf.data import pretraining_dataset
+from bert_tf.modeling import BertPretrainer
+from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES
+
+TINY = {"vocab_size": 382, "hidden_size": 32, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64,
+        "type_vocab_size": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    """Pre-training records of the sample corpus, and a tiny config beside them."""
+    directory = tmp_path_factory.mktemp("pretraining")
+    subprocess.run([sys.executable, str(REPO_ROOT / "create_pretraining_data.py"),
+                    f"--input_file={SAMPLES / 'corpus.txt'}",
+                    f"--output_file={directory / 'data.tfrecord'}",
+                    f"--vocab_file={SAMPLE_VOCAB}", "--max_seq_length=64",
+                    "--max_predictions_per_seq=10", "--dupe_factor=10", "--num_workers=1"],
+                   check=True, capture_output=True, cwd=REPO_ROOT)
+    (directory / "bert_config.json").write_text(json.dumps(TINY))
+    return directory
+
+
+def _run(records, output_dir, *flags, check=True, runner=()):
+    command = [sys.executable, *runner, str(REPO_ROOT / "run_pretraining.py"),
+               f"--input_file={records / 'data.tfrecord'}", f"--output_dir={output_dir}",
+               f"--bert_config_file={records / 'bert_config.json'}", "--max_seq_length=64",
+               "--max_predictions_per_seq=10", "--train_batch_size=16",
+               "--learning_rate=2e-3", "--num_warmup_steps=5", "--log_steps=5", *flags]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _weights(prefix):
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def test_tiny_model_learns_the_sample_corpus(records, tmp_path):
+    config = BertConfig.from_dict(TINY)
+    strategy = tf.distribute.get_strategy()
+    model = BertPretrainer(config)
+    optimizer = optimization.create_optimizer(2e-3, num_train_steps=80, num_warmup_steps=5)
+    trainer = training.Trainer(strategy, model, optimizer,
+                               pretraining_objectives.pretraining_losses, str(tmp_path))
+    files = [str(records / "data.tfrecord")]
+
+    def dataset(is_training):
+        return lambda context: pretraining_dataset.pretraining_dataset(
+            files, 64, 10, 16, is_training, seed=1, input_context=context)
+
+    before = trainer.evaluate(dataset(False))
+    trainer.train(dataset(True), num_steps=80, global_batch_size=16, save_every=80)
+    after = trainer.evaluate(dataset(False))
+    assert before["masked_lm_loss"] > 5.5  # About log(382) = 5.9 at random.
+    assert after["masked_lm_loss"] < before["masked_lm_loss"] - 1.0
+    assert after["masked_lm_accuracy"] > 0.1
+
+
+def test_killed_run_resumes_to_the_same_weights(records, tmp_path):
+    steps = ["--do_train", "--num_train_steps=60", "--save_checkpoints_steps=10",
+             "--iterations_per_loop=1"]
+    _run(records, tmp_path / "straight", *steps)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "run_pretraining.py"),
+         f"--input_file={records / 'data.tfrecord'}", f"--output_dir={killed}",
+         f"--bert_config_file={records / 'bert_config.json'}", "--max_seq_length=64",
+         "--max_predictions_per_seq=10", "--train_batch_size=16", "--learning_rate=2e-3",
+         "--num_warmup_steps=5", "--log_steps=5", *steps],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "model.ckpt-20.index").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = json.loads((killed / "bert_tf_checkpoints.json").read_text())["steps"]
+    assert 20 in saved and 60 not in saved
+
+    resumed = _run(records, killed, *steps)
+    assert f"Resumed from {killed}/model.ckpt-{max(saved)}" in resumed.stderr
+    final_straight = _weights(tmp_path / "straight" / "model.ckpt-60")
+    final_resumed = _weights(killed / "model.ckpt-60")
+    assert final_straight.keys() == final_resumed.keys()
+    assert int(final_resumed["global_step"]) == 60
+    for name, value in final_straight.items():
+        np.testing.assert_allclose(final_resumed[name], value, atol=1e-5, err_msg=name)
+
+
+def test_two_replicas_follow_the_single_device_run(records, tmp_path):
+    steps = ["--do_train", "--num_train_steps=10", "--save_checkpoints_steps=10"]
+    single = _run(records, tmp_path / "single", *steps)
+    helper = [str(REPO_ROOT / "tests" / "helpers" / "run_with_logical_cpus.py"), "2"]
+    mirrored = _run(records, tmp_path / "mirrored", *steps,
+                    "--distribution_strategy=mirrored", runner=helper)
+    assert "CPU:1" in mirrored.stderr  # The second replica really existed.
+    losses = [[float(line.split(" loss ")[1].split(",")[0])
+               for line in run.stderr.splitlines() if "] step " in line]
+              for run in (single, mirrored)]
+    assert len(losses[0]) == 2
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    single_weights = _weights(tmp_path / "single" / "model.ckpt-10")
+    replicated = _weights(tmp_path / "mirrored" / "model.ckpt-10")
+    for name, value in single_weights.items():
+        np.testing.assert_allclose(replicated[name], value, rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_google_checkpoint_with_heads_continues_and_output_is_google_named(records, tmp_path):
+    config = BertConfig.from_dict(TINY)
+    model = BertPretrainer(config)
+    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "init" / "bert_model.ckpt"))
+    result = _run(records, tmp_path / "out", "--do_eval", f"--init_checkpoint={prefix}")
+    assert "left at initialization" not in result.stderr
+    results = dict(line.split(" = ") for line in
+                   (tmp_path / "out" / "eval_results.txt").read_text().splitlines())
+    assert set(results) == {"global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
+                            "next_sentence_accuracy", "next_sentence_loss"}
+    # The same model scored in this process gives the same eval loss.
+    files = [str(records / "data.tfrecord")]
+    totals, batches = None, 0
+    for features in pretraining_dataset.pretraining_dataset(files, 64, 10, 8, False):
+        losses = pretraining_objectives.pretraining_losses(model(features), features)
+        totals = losses if totals is None else {k: totals[k] + losses[k] for k in losses}
+        batches += 1
+    assert float(results["loss"]) == pytest.approx(float(totals["loss"]) / batches, rel=1e-4)
+
+    _run(records, tmp_path / "out", "--do_train", "--num_train_steps=5",
+         "--save_checkpoints_steps=5", f"--init_checkpoint={prefix}")
+    names = _weights(tmp_path / "out" / "model.ckpt-5")
+    assert "cls/predictions/output_bias" in names and "global_step" in names
+    assert "bert/encoder/layer_1/output/dense/kernel/adam_m" in names
+
+
+def test_bad_runs_fail_with_one_clear_line(records, tmp_path):
+    nan = _run(records, tmp_path / "nan", "--do_train", "--num_train_steps=20",
+               "--learning_rate=1e30", "--num_warmup_steps=0", "--save_checkpoints_steps=20",
+               "--iterations_per_loop=1", check=False)
+    assert nan.returncode != 0 and "Traceback" not in nan.stderr
+    assert "The loss became" in nan.stderr and "stopped without saving" in nan.stderr
+    assert not list((tmp_path / "nan").glob("model.ckpt-*"))
+
+    mismatch = _run(records, tmp_path / "m", "--do_eval", "--max_seq_length=32", check=False)
+    assert "was created with max_seq_length=64, but --max_seq_length=32" in mismatch.stderr
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-7"\n')
+    (foreign / "model.ckpt-7.index").write_text("")
+    result = _run(records, foreign, "--do_train", "--num_train_steps=5", check=False)
+    assert "holds checkpoints this project did not write" in result.stderr
+    assert (foreign / "model.ckpt-7.index").exists()
