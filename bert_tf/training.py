@@ -84,7 +84,12 @@ class Trainer:
         self.output_dir = output_dir
         self.accumulation = gradient_accumulation_steps
         self.jit_compile = jit_compile
-        self.checkpoints = TrainingCheckpoints(output_dir, model, optimizer, keep_checkpoints)
+        self.is_chief = _is_chief(strategy)
+        # Other workers of a multi-worker run keep their checkpoints to themselves.
+        checkpoint_dir = output_dir if self.is_chief else os.path.join(
+            output_dir, f"worker-{strategy.cluster_resolver.task_id}")
+        self.checkpoints = TrainingCheckpoints(checkpoint_dir, model, optimizer,
+                                               keep_checkpoints)
         self._replica_fn = (tf.function(self._replica_gradients, jit_compile=True)
                             if jit_compile else self._replica_gradients)
         with strategy.scope():
@@ -168,7 +173,8 @@ class Trainer:
             return dataset_fn(context).skip(consumed_steps * per_step)
 
         iterator = iter(self.strategy.distribute_datasets_from_function(resumed_dataset_fn))
-        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
+        writer = (tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
+                  if self.is_chief else tf.summary.create_noop_writer())
         loop = self._compile_train_loop()
         metrics = {}
         while self.step < num_steps:
@@ -224,6 +230,17 @@ class Trainer:
             raise UserInputError("The evaluation data is empty.")
         replicas = self.strategy.num_replicas_in_sync
         return _metrics(totals, batches * replicas)
+
+
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True unless this is a non-chief worker of a multi-worker run."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and \
+        "chief" not in resolver.cluster_spec().as_dict()
 
 
 def _next_multiple(step: int, interval: int) -> int:

@@ -167,3 +167,73 @@ def test_bad_runs_fail_with_one_clear_line(records, tmp_path):
     result = _run(records, foreign, "--do_train", "--num_train_steps=5", check=False)
     assert "holds checkpoints this project did not write" in result.stderr
     assert (foreign / "model.ckpt-7.index").exists()
+
+
+def _free_ports(count):
+    import socket
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_workers_on_loopback_agree(records, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = []
+    for index in range(2):
+        environment = {**os.environ, "TF_CONFIG": json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "run_pretraining.py"),
+             f"--input_file={records / 'data.tfrecord'}", f"--output_dir={tmp_path / 'out'}",
+             f"--bert_config_file={records / 'bert_config.json'}", "--max_seq_length=64",
+             "--max_predictions_per_seq=10", "--train_batch_size=16", "--do_train",
+             "--num_train_steps=4", "--save_checkpoints_steps=4", "--num_warmup_steps=1",
+             "--distribution_strategy=multi_worker_mirrored"],
+            cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True))
+    try:
+        errors = [process.communicate(timeout=240)[1] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [process.returncode for process in processes] == [0, 0], errors[0][-2000:]
+    chief = _weights(tmp_path / "out" / "model.ckpt-4")
+    other = _weights(tmp_path / "out" / "worker-1" / "model.ckpt-4")
+    assert int(chief["global_step"]) == 4
+    for name, value in chief.items():
+        np.testing.assert_array_equal(other[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("precision, accumulation, jit_compile", [
+    ("bf16", 1, False), ("fp16", 1, False), ("none", 2, False), ("none", 1, True)])
+def test_precision_accumulation_and_xla_train(records, tmp_path, precision, accumulation,
+                                              jit_compile):
+    import keras
+    training.set_precision(precision)
+    try:
+        config = BertConfig.from_dict(TINY)
+        model = BertPretrainer(config)
+        optimizer = optimization.create_optimizer(2e-3, num_train_steps=30, num_warmup_steps=2)
+        if precision == "fp16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        trainer = training.Trainer(tf.distribute.get_strategy(), model, optimizer,
+                                   pretraining_objectives.pretraining_losses, str(tmp_path),
+                                   gradient_accumulation_steps=accumulation,
+                                   jit_compile=jit_compile)
+        files = [str(records / "data.tfrecord")]
+        dataset = lambda context: pretraining_dataset.pretraining_dataset(
+            files, 64, 10, 8, True, seed=3, input_context=context)
+        first = trainer.train(dataset, num_steps=2, global_batch_size=8, save_every=100,
+                              log_every=2)
+        last = trainer.train(dataset, num_steps=30, global_batch_size=8, save_every=100,
+                             log_every=28)
+        assert trainer.step == 30
+        assert last["masked_lm_loss"] < first["masked_lm_loss"] - 0.5
+        assert all(variable.dtype == "float32" for variable in model.weights)
+    finally:
+        training.set_precision("none")
