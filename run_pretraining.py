@@ -78,6 +78,18 @@ def validate_flags(replicas: int) -> None:
                                  f"{replicas} replicas.")
 
 
+def check_tpu_paths(files: list[str]) -> None:
+    """TPU workers read only Cloud Storage: refuse local paths before connecting."""
+    paths = {"--input_file": files, "--output_dir": [FLAGS.output_dir],
+             "--init_checkpoint": [FLAGS.init_checkpoint] if FLAGS.init_checkpoint else []}
+    for flag, values in paths.items():
+        local = [path for path in values if not path.startswith("gs://")]
+        if local:
+            raise UserInputError(f"{flag} {local[0]!r} is a local path, but TPU workers can "
+                                 "only read Cloud Storage: copy it to a gs:// bucket and pass "
+                                 "the gs:// path.")
+
+
 def main(argv: list[str]) -> None:
     """Trains and/or evaluates; see the module docstring."""
     del argv
@@ -90,9 +102,12 @@ def main(argv: list[str]) -> None:
     for path in files:
         pretraining_records.check_metadata(path, FLAGS.max_seq_length,
                                            FLAGS.max_predictions_per_seq, config.vocab_size)
+    strategy_name = "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy
+    if strategy_name == "tpu":
+        check_tpu_paths(files)
     training.set_precision(FLAGS.mixed_precision)
     strategy = training.make_strategy(
-        "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy,
+        strategy_name,
         tpu=FLAGS.tpu_name or FLAGS.master, tpu_zone=FLAGS.tpu_zone,
         gcp_project=FLAGS.gcp_project)
     replicas = strategy.num_replicas_in_sync

@@ -42,4 +42,14 @@ echo "== 4. create_pretraining_data.py: masked-LM + next-sentence records"
   --max_seq_length=64 --max_predictions_per_seq=10 --dupe_factor=5
 "$PY" samples/show_pretraining_record.py "$OUT/pretraining.tfrecord" vocab/vocab.txt
 
+
+echo "== 5. run_pretraining.py: a short masked-LM + next-sentence run of the tiny BERT"
+"$PY" run_pretraining.py --input_file="$OUT/pretraining.tfrecord" \
+  --output_dir="$OUT/pretraining" --bert_config_file=samples/bert_config.json \
+  --init_checkpoint="$OUT/tiny_bert/bert_model.ckpt" --do_train --do_eval \
+  --max_seq_length=64 --max_predictions_per_seq=10 --train_batch_size=16 \
+  --learning_rate=1e-3 --num_train_steps=100 --num_warmup_steps=10 \
+  --save_checkpoints_steps=50 --log_steps=25 --iterations_per_loop=25
+cat "$OUT/pretraining/eval_results.txt"
+
 echo "Demo finished; outputs are in $OUT/."

@@ -160,6 +160,11 @@ def test_bad_runs_fail_with_one_clear_line(records, tmp_path):
     mismatch = _run(records, tmp_path / "m", "--do_eval", "--max_seq_length=32", check=False)
     assert "was created with max_seq_length=64, but --max_seq_length=32" in mismatch.stderr
 
+    tpu = _run(records, tmp_path / "tpu", "--do_train", "--use_tpu", "--tpu_name=local",
+               check=False)
+    assert "is a local path, but TPU workers can only read Cloud Storage" in tpu.stderr
+    assert "Traceback" not in tpu.stderr
+
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-7"\n')
@@ -237,3 +242,23 @@ def test_precision_accumulation_and_xla_train(records, tmp_path, precision, accu
         assert all(variable.dtype == "float32" for variable in model.weights)
     finally:
         training.set_precision("none")
+
+
+def test_train_step_compiles_with_static_shapes_for_xla(records, tmp_path):
+    # What a TPU needs: the input has fully static shapes and the whole replica step
+    # compiles with XLA.
+    config = BertConfig.from_dict(TINY)
+    dataset = pretraining_dataset.pretraining_dataset([str(records / "data.tfrecord")], 64, 10,
+                                                      4, True, seed=0)
+    for name, spec in dataset.element_spec.items():
+        assert spec.shape.is_fully_defined(), name
+    model = BertPretrainer(config)
+    trainer = training.Trainer(tf.distribute.get_strategy(), model,
+                               optimization.create_optimizer(1e-3, 10, 1),
+                               pretraining_objectives.pretraining_losses, str(tmp_path),
+                               jit_compile=True)
+    batch = next(iter(dataset))
+    compiled = tf.function(trainer._replica_gradients, jit_compile=True)
+    gradients, stats = compiled([batch])
+    assert len(gradients) == len(model.trainable_variables)
+    assert np.isfinite(float(stats["loss"]))
