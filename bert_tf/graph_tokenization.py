@@ -13,11 +13,14 @@ same tables Google's Python tokenizer reads:
 3. split on spaces, and split off punctuation and CJK ideographs as tokens of their own;
 4. words longer than 200 characters become `[UNK]`; the others go through
    tensorflow_text's `FastWordpieceTokenizer` (greedy longest-match-first).
+
+Steps 1 to 3 are `BasicGraphTokenizer` (Google's `BasicTokenizer`); `InGraphTokenizer`
+adds step 4 (Google's `FullTokenizer`).
 """
 
 import sys
 import unicodedata
-from typing import Callable, Iterable
+from typing import Iterable
 
 import tensorflow as tf
 import tensorflow_text as tf_text
