@@ -19,7 +19,8 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import UserInputError
-from bert_tf.modeling import BertModel, BertPretrainer
+from bert_tf.modeling import (BertClassifier, BertModel, BertPretrainer,
+                              BertTokenClassifier)
 
 # Hugging Face tensors that are not weights of their own: buffers, and the masked-LM
 # decoder, which is tied to the word embeddings and to `cls.predictions.bias`.
@@ -51,12 +52,20 @@ class LoadReport:
         return text + "."
 
 
-def google_variable_map(model: BertModel | BertPretrainer) -> dict[str, tf.Variable]:
+def google_variable_map(model: BertModel | BertPretrainer | BertClassifier
+                        | BertTokenClassifier) -> dict[str, tf.Variable]:
     """Google's TF1 variable name of every weight of `model`.
+
+    The classifiers' heads are `output_weights` and `output_bias` at the top level, as
+    in Google's `run_classifier.py`.
 
     Raises:
       TypeError: for a model of another class.
     """
+    if isinstance(model, (BertClassifier, BertTokenClassifier)):
+        return {**google_variable_map(model.bert),
+                "output_weights": model.classifier.output_weights,
+                "output_bias": model.classifier.output_bias}
     if isinstance(model, BertPretrainer):
         masked_lm = model.masked_lm
         return {
@@ -68,7 +77,8 @@ def google_variable_map(model: BertModel | BertPretrainer) -> dict[str, tf.Varia
             "cls/seq_relationship/output_bias": model.next_sentence.output_bias,
         }
     if not isinstance(model, BertModel):
-        raise TypeError(f"Expected a bert_tf BertModel or BertPretrainer, got "
+        raise TypeError(f"Expected a bert_tf BertModel, BertPretrainer, BertClassifier or "
+                        f"BertTokenClassifier, got "
                         f"{type(model).__name__}.")
     embeddings = model.embeddings
     names = {
@@ -102,8 +112,10 @@ def _layer_norm(prefix: str, layer) -> dict[str, tf.Variable]:
     return {f"{prefix}/gamma": layer.gamma, f"{prefix}/beta": layer.beta}
 
 
-# Head variables Hugging Face names differently; `output_weights` is [2, H] in both.
+# Head variables Hugging Face names differently; output weights are [out, H] in both.
 _HEAD_NAMES = {
+    "output_weights": "classifier.weight",
+    "output_bias": "classifier.bias",
     "cls/predictions/output_bias": "cls.predictions.bias",
     "cls/seq_relationship/output_weights": "cls.seq_relationship.weight",
     "cls/seq_relationship/output_bias": "cls.seq_relationship.bias",

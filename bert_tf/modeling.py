@@ -3,8 +3,8 @@
 import keras
 
 from bert_tf.configs import BertConfig
-from bert_tf.layers import (BertEmbeddings, MaskedLMHead, NextSentenceHead, Pooler,
-                            TransformerEncoder)
+from bert_tf.layers import (BertEmbeddings, MaskedLMHead, NextSentenceHead, OutputHead,
+                            Pooler, TransformerEncoder)
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 
@@ -19,7 +19,11 @@ class _ConfiguredModel(keras.Model):
 
     def get_config(self):
         """The constructor's arguments."""
-        return {"config": self.config.to_dict(), "name": self.name}
+        return {"config": self.config.to_dict(), "name": self.name, **self._extra_config()}
+
+    def _extra_config(self) -> dict:
+        """Constructor arguments a subclass adds to `config`."""
+        return {}
 
     @classmethod
     def from_config(cls, config):
@@ -100,3 +104,55 @@ class BertPretrainer(_ConfiguredModel):
                 self.bert.embeddings.word_embeddings),
             "next_sentence_logits": self.next_sentence(outputs["pooled_output"]),
         }
+
+
+class _BertWithOutputHead(_ConfiguredModel):
+    """BERT, dropout, and an `OutputHead` named as Google's classifier
+    (`output_weights` [num_labels, H], `output_bias` [num_labels])."""
+
+    def __init__(self, config: BertConfig, num_labels: int, **kwargs):
+        """Creates the encoder and a head with `num_labels` outputs, all fresh."""
+        super().__init__(config, **kwargs)
+        self.num_labels = num_labels
+        self.bert = BertModel(config)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.classifier = OutputHead(config, num_labels, name="classifier")
+        self.classifier.build()
+        self.built = True
+
+    def _extra_config(self) -> dict:
+        return {"num_labels": self.num_labels}
+
+
+class BertClassifier(_BertWithOutputHead):
+    """Sequence classification or regression, as Google's `run_classifier.py`.
+
+    The pooled `[CLS]` output, dropout (the config's `hidden_dropout_prob`; Google uses
+    0.1), then a dense layer. Called with the encoder's inputs, it returns `logits`,
+    float32 [batch, num_labels] (num_labels 1 for a regression score).
+    """
+
+    def __init__(self, config: BertConfig, num_labels: int, **kwargs):
+        """Creates the encoder and the head with fresh weights."""
+        kwargs.setdefault("name", "bert_classifier")
+        super().__init__(config, num_labels, **kwargs)
+
+    def call(self, inputs, training=None):
+        """Encodes the batch and classifies each sequence; see the class docstring."""
+        pooled = self.bert(inputs, training=training)["pooled_output"]
+        return {"logits": self.classifier(self.dropout(pooled, training=training))}
+
+
+class BertTokenClassifier(_BertWithOutputHead):
+    """Per-token classification (e.g. named entities): the sequence output, dropout,
+    then a dense layer. Returns `logits`, float32 [batch, seq, num_labels]."""
+
+    def __init__(self, config: BertConfig, num_labels: int, **kwargs):
+        """Creates the encoder and the head with fresh weights."""
+        kwargs.setdefault("name", "bert_token_classifier")
+        super().__init__(config, num_labels, **kwargs)
+
+    def call(self, inputs, training=None):
+        """Encodes the batch and classifies every token; see the class docstring."""
+        sequence = self.bert(inputs, training=training)["sequence_output"]
+        return {"logits": self.classifier(self.dropout(sequence, training=training))}

@@ -12,6 +12,7 @@ from keras import ops
 from bert_tf.configs import BertConfig
 from bert_tf.layers import common
 from bert_tf.layers.activations import get_activation
+from bert_tf.layers.output_head import OutputHead
 
 
 def gather_positions(sequence, positions):
@@ -57,19 +58,11 @@ class MaskedLMHead(common.BertLayer):
         return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
 
 
-class NextSentenceHead(common.BertLayer):
-    """Two-way "is B the actual next segment" logits (Google's `cls/seq_relationship`)."""
+class NextSentenceHead(OutputHead):
+    """Two-way "is B the actual next segment" logits (Google's `cls/seq_relationship`):
+    float [B, H] pooled output -> float32 [B, 2] (index 0: B follows A)."""
 
-    def build(self, input_shape=None):
-        """Creates `output_weights` [2, H] (Google's layout, not Keras' [H, 2]) and
-        `output_bias` [2]."""
-        self.output_weights = self.add_weight(
-            shape=(2, self.config.hidden_size), initializer=common.initializer(self.config),
-            name="output_weights")
-        self.output_bias = self.add_weight(shape=(2,), initializer="zeros", name="output_bias")
-        self.built = True
-
-    def call(self, pooled_output):
-        """Maps float [B, H] to float32 logits [B, 2] (index 0: B follows A)."""
-        logits = ops.matmul(pooled_output, ops.transpose(self.output_weights))
-        return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
+    def __init__(self, config: BertConfig, **kwargs):
+        """Creates the head with Google's two outputs."""
+        kwargs.pop("num_outputs", None)  # Fixed at 2; present in get_config's output.
+        super().__init__(config, 2, **kwargs)
