@@ -1,0 +1,108 @@
+"""`tf.data` input for sequence classification from in-memory feature arrays."""
+
+import numpy as np
+import tensorflow as tf
+
+from bert_tf.errors import UserInputError
+
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids")
+_SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def pad_to_multiple(features: dict[str, np.ndarray],
+                    multiple: int) -> dict[str, np.ndarray]:
+    """Appends all-zero rows until the example count is a multiple of `multiple`, and
+    adds `is_real_example` (float32: 1 for the given rows, 0 for the padding) — Google's
+    `PaddingInputExample`, so every eval batch is full and shapes stay static."""
+    count = len(features["label_ids"])
+    padding = -count % multiple
+    padded = {name: np.concatenate([array, np.zeros((padding, *array.shape[1:]),
+                                                    array.dtype)])
+              for name, array in features.items()}
+    padded["is_real_example"] = np.concatenate([np.ones(count, np.float32),
+                                                np.zeros(padding, np.float32)])
+    return padded
+
+
+def _trim(batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Cuts the sequence axis to the longest sequence of the batch (at least 1)."""
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(batch["input_mask"], axis=1)), 1)
+    return {name: value[:, :length] if name in _SEQUENCE_FEATURES else value
+            for name, value in batch.items()}
+
+
+def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
+                           is_training: bool, seed: int | None = None,
+                           input_context: tf.distribute.InputContext | None = None,
+                           drop_remainder: bool = True, trim_padding: bool = False,
+                           skip_batches: int = 0) -> tf.data.Dataset:
+    """Batches of classification features.
+
+    Training: the examples are split over the input pipelines (one per worker), then
+    shuffled (the whole shard, reshuffled each epoch; with a seed the order is the same
+    on every run, so a resumed run can skip the batches it has seen), repeated forever,
+    and batched.
+
+    Evaluation and prediction: every example once, in order, no shuffling. With
+    `drop_remainder` (static shapes, as TPUs and XLA need) the examples are first
+    padded with dummy rows to fill the last batch of every pipeline; with several
+    pipelines, pipeline `i` gets examples `i, i + n, i + 2n, …`. Without it the last
+    batch may be smaller and there is no padding.
+
+    Every batch has `input_ids`, `input_mask`, `segment_ids` [batch, seq] int32,
+    `label_ids` [batch] (int32, or float32 for regression) and `is_real_example`
+    [batch] float32 (0 for padding rows: leave them out of metrics and predictions).
+
+    Args:
+      features: from `classification_data.convert_examples_to_features`.
+      batch_size: the batch size of this input pipeline (per worker).
+      is_training: training or evaluation behaviour, as above.
+      seed: shuffling seed (None: not reproducible).
+      input_context: from `strategy.distribute_datasets_from_function`.
+      drop_remainder: static batch size (see above); for training, batches are
+        always full, this only sets the static shape.
+      trim_padding: cut each batch's sequence axis to its longest real sequence (the
+        sequence dimension becomes None): less work on CPU and GPU; not for TPUs.
+      skip_batches: batches to leave out at the start (a resumed run skips those it
+        trained on); skipped before any example is gathered, so skipping is cheap.
+
+    Raises:
+      UserInputError: if there are no training examples, or fewer than pipelines.
+    """
+    missing = [name for name in FEATURE_NAMES if name not in features]
+    if missing:
+        raise ValueError(f"features lack {missing}; expected {list(FEATURE_NAMES)}.")
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    features = {name: features[name] for name in FEATURE_NAMES}
+    count = len(features["label_ids"])
+    if is_training:
+        if count < pipelines:
+            raise UserInputError(f"{count} training examples cannot feed {pipelines} input "
+                                 "pipelines; give more training data.")
+        features["is_real_example"] = np.ones(count, np.float32)
+    elif drop_remainder:
+        features = pad_to_multiple(features, batch_size * pipelines)
+    else:
+        features["is_real_example"] = np.ones(count, np.float32)
+    tensors = {name: tf.constant(array) for name, array in features.items()}
+
+    # Shuffle and batch row indexes, then gather whole batches: the shuffle buffer
+    # holds integers, not examples, and one gather per batch is cheap.
+    dataset = tf.data.Dataset.range(len(features["label_ids"]))
+    if pipelines > 1:
+        dataset = dataset.shard(pipelines, pipeline_id)
+    if is_training:
+        shard_size = len(range(pipeline_id, count, pipelines))
+        dataset = dataset.shuffle(shard_size, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if skip_batches:
+        dataset = dataset.skip(skip_batches)
+    dataset = dataset.map(
+        lambda indexes: {name: tf.gather(tensor, indexes) for name, tensor in tensors.items()},
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if trim_padding:
+        dataset = dataset.map(_trim, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
