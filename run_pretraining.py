@@ -9,13 +9,12 @@ Re-running the same command after the process died resumes from the last checkpo
 --output_dir (weights, optimizer state, step and input position).
 """
 
-import os
-
 import keras
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, optimization, pretraining_objectives, training
+from bert_tf import (checkpoints, cli, optimization, outputs, pretraining_objectives,
+                     training)
 from bert_tf.configs import BertConfig
 from bert_tf.data import pretraining_dataset, pretraining_records
 from bert_tf.errors import UserInputError
@@ -78,18 +77,6 @@ def validate_flags(replicas: int) -> None:
                                  f"{replicas} replicas.")
 
 
-def check_tpu_paths(files: list[str]) -> None:
-    """TPU workers read only Cloud Storage: refuse local paths before connecting."""
-    paths = {"--input_file": files, "--output_dir": [FLAGS.output_dir],
-             "--init_checkpoint": [FLAGS.init_checkpoint] if FLAGS.init_checkpoint else []}
-    for flag, values in paths.items():
-        local = [path for path in values if not path.startswith("gs://")]
-        if local:
-            raise UserInputError(f"{flag} {local[0]!r} is a local path, but TPU workers can "
-                                 "only read Cloud Storage: copy it to a gs:// bucket and pass "
-                                 "the gs:// path.")
-
-
 def main(argv: list[str]) -> None:
     """Trains and/or evaluates; see the module docstring."""
     del argv
@@ -104,7 +91,8 @@ def main(argv: list[str]) -> None:
                                            FLAGS.max_predictions_per_seq, config.vocab_size)
     strategy_name = "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy
     if strategy_name == "tpu":
-        check_tpu_paths(files)
+        training.check_tpu_paths({"--input_file": files, "--output_dir": [FLAGS.output_dir],
+                                  "--init_checkpoint": [FLAGS.init_checkpoint]})
     training.set_precision(FLAGS.mixed_precision)
     strategy = training.make_strategy(
         strategy_name,
@@ -144,11 +132,7 @@ def main(argv: list[str]) -> None:
         results = trainer.evaluate(dataset_fn(FLAGS.eval_batch_size, False),
                                    FLAGS.max_eval_steps)
         results["global_step"] = trainer.step
-        path = os.path.join(FLAGS.output_dir, "eval_results.txt")
-        with tf.io.gfile.GFile(path + ".tmp", "w") as writer:
-            for key in sorted(results):
-                writer.write(f"{key} = {results[key]}\n")
-        tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+        outputs.write_eval_results(FLAGS.output_dir, results)
         logging.info("Eval results: %s", results)
 
 

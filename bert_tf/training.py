@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -48,6 +49,23 @@ def make_strategy(name: str, tpu: str | None = None, tpu_zone: str | None = None
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
+
+
+def check_tpu_paths(paths: dict[str, list[str]]) -> None:
+    """TPU workers read only Cloud Storage: refuses local paths before connecting.
+
+    Args:
+      paths: flag name (e.g. "--output_dir") -> the paths given for it.
+
+    Raises:
+      UserInputError: naming the first flag with a local path.
+    """
+    for flag, values in paths.items():
+        local = [path for path in values if path and not path.startswith("gs://")]
+        if local:
+            raise UserInputError(f"{flag} {local[0]!r} is a local path, but TPU workers can "
+                                 "only read Cloud Storage: copy it to a gs:// bucket and pass "
+                                 "the gs:// path.")
 
 
 def set_precision(mode: str) -> None:
@@ -139,7 +157,8 @@ class Trainer:
         return loop
 
     def train(self, dataset_fn: Callable, num_steps: int, global_batch_size: int,
-              save_every: int, steps_per_loop: int = 1, log_every: int = 100) -> dict:
+              save_every: int, steps_per_loop: int = 1, log_every: int = 100,
+              after_save: Callable[[int], bool] | None = None) -> dict:
         """Trains until the optimizer has taken `num_steps` steps, resuming from the
         last checkpoint this project wrote in `output_dir`.
 
@@ -153,6 +172,8 @@ class Trainer:
           steps_per_loop: steps per call into the compiled loop (Google's
             --iterations_per_loop).
           log_every: steps between progress lines and summaries.
+          after_save: called with the step after each checkpoint is written (e.g. to
+            evaluate); training stops early when it returns True.
 
         Returns:
           the last logged metrics.
@@ -177,6 +198,7 @@ class Trainer:
                   if self.is_chief else tf.summary.create_noop_writer())
         loop = self._compile_train_loop()
         metrics = {}
+        training_started, steps_before = time.time(), self.step
         while self.step < num_steps:
             started, first_step = time.time(), self.step
             # Stop at the next multiple of each interval, to save and log on time.
@@ -204,7 +226,15 @@ class Trainer:
                     f"{name} {value:.4g}" for name, value in sorted(metrics.items())))
             if self.step % save_every == 0 or self.step == num_steps:
                 self.checkpoints.save(self.step)
+                if after_save is not None and after_save(self.step):
+                    logging.info("Stopped early at step %d.", self.step)
+                    break
         writer.flush()
+        seconds = time.time() - training_started
+        logging.info("Trained %d steps in %.1f s (%.1f examples/s, start-up included).",
+                     self.step - steps_before, seconds,
+                     (self.step - steps_before) * self.accumulation * global_batch_size
+                     / max(seconds, 1e-9))
         return metrics
 
     def evaluate(self, dataset_fn: Callable, max_steps: int | None = None) -> dict:
@@ -230,6 +260,37 @@ class Trainer:
             raise UserInputError("The evaluation data is empty.")
         replicas = self.strategy.num_replicas_in_sync
         return _metrics(totals, batches * replicas)
+
+
+def predict(strategy: tf.distribute.Strategy, model: keras.Model, dataset: tf.data.Dataset,
+            output: str = "logits") -> list[np.ndarray]:
+    """`model`'s `output` for every batch of `dataset`, in the dataset's order.
+
+    Each global batch is split over the replicas and gathered back in order, so the
+    result is the same on one device, several GPUs or a TPU. The batches must divide
+    evenly over the replicas (pad the data to a multiple of the batch size).
+
+    Args:
+      strategy: the strategy the model was built under.
+      model: called as `model(features, training=False)`, returning a dict.
+      dataset: global batches of features.
+      output: which entry of the model's outputs to return.
+
+    Returns:
+      one array per batch (batches may differ in shape, e.g. with trimmed padding).
+    """
+    options = tf.data.Options()
+    # Every worker reads every batch, so that the gathered batches keep their order.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    distributed = strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    @tf.function(reduce_retracing=True)  # Trimmed batches differ in length.
+    def step(features):
+        def replica(features):
+            return model(features, training=False)[output]
+        return strategy.gather(strategy.run(replica, args=(features,)), axis=0)
+
+    return [step(features).numpy() for features in distributed]
 
 
 def _is_chief(strategy: tf.distribute.Strategy) -> bool:

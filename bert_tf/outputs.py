@@ -1,0 +1,35 @@
+"""The result files Google's scripts write in `--output_dir`, written atomically
+(under a temporary name, then renamed, so a killed run leaves no half-written file)."""
+
+import os
+from typing import Iterable, Sequence
+
+import tensorflow as tf
+
+EVAL_RESULTS = "eval_results.txt"
+TEST_RESULTS = "test_results.tsv"
+
+
+def write_atomically(path: str, lines: Iterable[str]) -> str:
+    """Writes `lines` (each ending in a newline) to `path` via a temporary file."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(temporary, "w") as writer:
+        for line in lines:
+            writer.write(line)
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+    return path
+
+
+def write_eval_results(output_dir: str, results: dict) -> str:
+    """`eval_results.txt`: one `key = value` line per result, keys sorted, as Google's."""
+    return write_atomically(os.path.join(output_dir, EVAL_RESULTS),
+                            (f"{key} = {results[key]}\n" for key in sorted(results)))
+
+
+def write_test_results(output_dir: str, rows: Iterable[Sequence[float]],
+                       name: str = TEST_RESULTS) -> str:
+    """`test_results.tsv`: one tab-separated line of values (class probabilities) per
+    example, in input order, as Google's `run_classifier.py --do_predict`."""
+    return write_atomically(os.path.join(output_dir, name),
+                            ("\t".join(str(float(value)) for value in row) + "\n"
+                             for row in rows))
