@@ -1,0 +1,376 @@
+"""Reading CoNLL column files for named-entity recognition, and tag-scheme conversion.
+
+A CoNLL file holds one word per line, the word in the first column and its tag in the
+last, with any number of columns between (CoNLL-2003: word, POS, chunk, entity), split
+by spaces or tabs. A blank line ends a sentence; a line whose word is `-DOCSTART-` starts
+a new document:
+
+    -DOCSTART- -X- -X- O
+
+    EU NNP B-NP B-ORG
+    rejects VBZ B-VP O
+    German JJ B-NP B-MISC
+
+Tags are `O` or `X-TYPE` with the prefix `X` from one of these schemes:
+
+    scheme  prefixes     an entity of three words, and two touching one-word entities
+    iob1    I B          I-PER I-PER I-PER    I-LOC B-LOC   (B only where two touch)
+    iob2    B I          B-PER I-PER I-PER    B-LOC B-LOC
+    iobes   B I E S      B-PER I-PER E-PER    S-LOC S-LOC
+    bilou   B I L U      B-PER I-PER L-PER    U-LOC U-LOC
+
+CoNLL-2003 ships IOB1. Whatever the file's scheme, the reader returns IOB2 tags (every
+entity starts with `B-`), and `from_iob2` converts back.
+"""
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from bert_tf.errors import UserInputError
+
+DOCSTART = "-DOCSTART-"
+OUTSIDE = "O"
+SCHEMES = ("iob1", "iob2", "iobes", "bilou")
+SCHEME_PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}
+# Default file names of each split in a data directory, in order of preference. The
+# `eng.*` names are those of the original CoNLL-2003 distribution.
+SPLIT_FILES = {
+    "train": ("train.txt", "eng.train"),
+    "dev": ("dev.txt", "valid.txt", "eng.testa"),
+    "test": ("test.txt", "eng.testb"),
+}
+
+_COLUMN_SEPARATOR = re.compile(r"[ \t]+")
+_BILOU_TO_IOBES = {"L": "E", "U": "S"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sentence:
+    """One sentence: its words and their IOB2 tags (same length).
+
+    `path` and `line` (1-based, of the first word) locate it in its file, so that later
+    errors can name the line: word `i` is on line `line + i`.
+    """
+
+    words: list[str]
+    tags: list[str]
+    path: str = ""
+    line: int = 0
+
+
+Document = list[Sentence]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConllFile:
+    """A read CoNLL file: its documents (lists of sentences, IOB2 tags) and the tag
+    scheme the file was written in (detected or given)."""
+
+    path: str
+    scheme: str
+    documents: list[Document]
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        """All sentences, document after document."""
+        return [sentence for document in self.documents for sentence in document]
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """Splits `"B-PER"` into `("B", "PER")`; `"O"` gives `("O", "")`.
+
+    Raises:
+      ValueError: if `tag` is neither `O` nor a one-letter prefix, `-` and a type.
+    """
+    if tag == OUTSIDE:
+        return OUTSIDE, ""
+    if len(tag) < 3 or tag[1] != "-":
+        raise ValueError(f"tag {tag!r} is neither 'O' nor 'X-TYPE'")
+    return tag[0], tag[2:]
+
+
+def to_iob2(tags: Sequence[str]) -> list[str]:
+    """Converts a tag sequence of any scheme (IOB1, IOB2, IOBES, BILOU) to IOB2.
+
+    Lenient, for model outputs too: an `I-X` or `E-X` (`L-X`) continues an entity only
+    right after `B-X` or `I-X`; anywhere else it starts one, as do `B-X` and `S-X`
+    (`U-X`). This is the chunking of conlleval and seqeval's default mode.
+
+    Raises:
+      ValueError: on a tag that is not `O` or `X-TYPE` with X in B, I, E, S, L, U.
+    """
+    output = []
+    previous_prefix, previous_type = OUTSIDE, ""
+    for tag in tags:
+        prefix, entity_type = split_tag(tag)
+        prefix = _BILOU_TO_IOBES.get(prefix, prefix)
+        if prefix == OUTSIDE:
+            output.append(OUTSIDE)
+        elif prefix in ("B", "S"):
+            output.append("B-" + entity_type)
+        elif prefix in ("I", "E"):
+            continues = previous_prefix in ("B", "I") and previous_type == entity_type
+            output.append(("I-" if continues else "B-") + entity_type)
+        else:
+            raise ValueError(f"tag {tag!r} has prefix {prefix!r}; expected one of "
+                             "B, I, E, S, L, U")
+        previous_prefix, previous_type = prefix, entity_type
+    return output
+
+
+def from_iob2(tags: Sequence[str], scheme: str) -> list[str]:
+    """Writes IOB2 `tags` (normalised first with `to_iob2`) in `scheme`.
+
+    `iob1` uses `B-X` only for an entity that directly follows another of type X;
+    `iobes` and `bilou` mark the last word (`E-`/`L-`) and one-word entities (`S-`/`U-`).
+    """
+    _check_scheme_name(scheme, allow_auto=False)
+    tags = to_iob2(tags)
+    if scheme == "iob2":
+        return tags
+    output = []
+    for index, tag in enumerate(tags):
+        prefix, entity_type = split_tag(tag)
+        if prefix == OUTSIDE:
+            output.append(tag)
+            continue
+        if scheme == "iob1":
+            previous = tags[index - 1] if index else OUTSIDE
+            touches = prefix == "B" and split_tag(previous)[1] == entity_type
+            output.append(("B-" if touches else "I-") + entity_type)
+            continue
+        following = tags[index + 1] if index + 1 < len(tags) else OUTSIDE
+        continued = following == "I-" + entity_type
+        if prefix == "B":
+            prefix = "B" if continued else "S"
+        else:
+            prefix = "I" if continued else "E"
+        if scheme == "bilou":
+            prefix = {"E": "L", "S": "U"}.get(prefix, prefix)
+        output.append(f"{prefix}-{entity_type}")
+    return output
+
+
+def detect_scheme(tag_sequences: Sequence[Sequence[str]]) -> str:
+    """Guesses the scheme of well-formed tags: `iobes` if any `E-`/`S-` occurs,
+    `bilou` if any `L-`/`U-`, else `iob1` if some `I-X` starts an entity (after `O` or
+    another type), else `iob2`.
+
+    Raises:
+      ValueError: if both `E-`/`S-` and `L-`/`U-` occur.
+    """
+    prefixes = set()
+    starts_with_inside = False
+    for tags in tag_sequences:
+        previous = OUTSIDE
+        for tag in tags:
+            prefix, entity_type = split_tag(tag)
+            prefixes.add(prefix)
+            if prefix == "I" and previous not in ("B-" + entity_type, "I-" + entity_type):
+                starts_with_inside = True
+            previous = tag
+    if prefixes & set("ES") and prefixes & set("LU"):
+        raise ValueError("tags mix the IOBES prefixes E-/S- with the BILOU prefixes L-/U-")
+    if prefixes & set("ES"):
+        return "iobes"
+    if prefixes & set("LU"):
+        return "bilou"
+    return "iob1" if starts_with_inside else "iob2"
+
+
+def read_conll(path: str, scheme: str = "auto") -> ConllFile:
+    """Reads a CoNLL file (local or `gs://`) into documents of sentences, IOB2 tags.
+
+    Args:
+      path: the file.
+      scheme: the file's tag scheme, one of `SCHEMES`, or "auto" to detect it over the
+        whole file (see `detect_scheme`). A given scheme is checked strictly: `iob2`
+        refuses an entity that starts with `I-`; `iobes`/`bilou` refuse `I-`/`E-`
+        (`L-`) that does not continue an entity and an entity left open. `iob1` takes
+        `B-` anywhere.
+
+    Returns:
+      The `ConllFile`; documents without sentences (e.g. before the first
+      `-DOCSTART-`) are left out.
+
+    Raises:
+      UserInputError: if the file is missing, not UTF-8 or holds no sentence, or a line
+        is malformed (one column only, a tag that is not `O` or `X-TYPE` of the scheme,
+        a sequence the scheme does not allow); the message names the file and line.
+    """
+    _check_scheme_name(scheme, allow_auto=True)
+    documents = _parse_documents(path, _read_lines(path))
+    sentences = [sentence for document in documents for sentence in document]
+    if not sentences:
+        raise UserInputError(
+            f"CoNLL file {path!r} holds no sentence. It needs one word per line, the "
+            "word first and the tag last, and a blank line after each sentence.")
+    for sentence in sentences:
+        _check_tag_format(sentence, scheme)
+    if scheme == "auto":
+        try:
+            scheme = detect_scheme([sentence.tags for sentence in sentences])
+        except ValueError as error:
+            raise UserInputError(f"CoNLL file {path!r}: {error}. Use one tag scheme "
+                                 "throughout the file.") from error
+    for sentence in sentences:
+        _check_tag_sequence(sentence, scheme)
+    documents = [[dataclasses.replace(sentence, tags=to_iob2(sentence.tags))
+                  for sentence in document] for document in documents]
+    return ConllFile(path=path, scheme=scheme, documents=documents)
+
+
+def split_path(data_dir: str, split: str) -> str:
+    """The file of `split` ("train", "dev" or "test") in `data_dir`: the first that
+    exists of `SPLIT_FILES[split]` (dev: `dev.txt`, `valid.txt`, `eng.testa`).
+
+    Raises:
+      UserInputError: if none exists; the message lists the paths looked for.
+    """
+    import tensorflow as tf  # Only file access needs TensorFlow (gs:// paths).
+
+    if split not in SPLIT_FILES:
+        raise ValueError(f"split must be one of {sorted(SPLIT_FILES)}, got {split!r}")
+    candidates = [_join(data_dir, name) for name in SPLIT_FILES[split]]
+    for candidate in candidates:
+        if tf.io.gfile.exists(candidate):
+            return candidate
+    raise UserInputError(
+        f"No {split} file in {data_dir!r}: looked for "
+        f"{' or '.join(repr(c) for c in candidates)}. Put the {split} split there in "
+        "CoNLL format.")
+
+
+def read_split(data_dir: str, split: str, scheme: str = "auto") -> ConllFile:
+    """Reads the `split` file of `data_dir` (see `split_path` and `read_conll`)."""
+    return read_conll(split_path(data_dir, split), scheme)
+
+
+def label_list(sentences: Sequence[Sentence]) -> list[str]:
+    """The IOB2 labels of the entity types in `sentences`: "O" first, then `B-T` and
+    `I-T` for every type T, sorted (both prefixes even if one never occurs, so that a
+    type seen only in one-word entities can still be predicted inside longer ones)."""
+    types = {split_tag(tag)[1] for sentence in sentences for tag in sentence.tags}
+    types.discard("")
+    return [OUTSIDE] + sorted(f"{prefix}-{t}" for t in types for prefix in "BI")
+
+
+def _check_scheme_name(scheme: str, allow_auto: bool) -> None:
+    allowed = (("auto",) if allow_auto else ()) + SCHEMES
+    if scheme not in allowed:
+        raise UserInputError(f"Unknown tag scheme {scheme!r}; use one of {allowed}.")
+
+
+def _join(directory: str, name: str) -> str:
+    return directory.rstrip("/") + "/" + name if directory else name
+
+
+def _read_lines(path: str) -> list[str]:
+    """The file's lines (without line ends), or a UserInputError saying what is wrong."""
+    import tensorflow as tf  # Only file access needs TensorFlow (gs:// paths).
+
+    if not tf.io.gfile.exists(path):
+        raise UserInputError(f"CoNLL file {path!r} does not exist.")
+    with tf.io.gfile.GFile(path, "rb") as reader:
+        raw = reader.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise UserInputError(f"CoNLL file {path!r}, line {line}: not UTF-8. Save the "
+                             "file as UTF-8.") from error
+    return text.split("\n")
+
+
+def _parse_documents(path: str, lines: list[str]) -> list[Document]:
+    """Splits lines into documents of sentences (tags not checked yet)."""
+    documents: list[Document] = [[]]
+    words: list[str] = []
+    tags: list[str] = []
+    first_line = 0
+
+    def end_sentence():
+        if words:
+            documents[-1].append(Sentence(list(words), list(tags), path, first_line))
+            words.clear()
+            tags.clear()
+
+    for number, line in enumerate(lines, start=1):
+        line = line.strip(" \t\r")
+        if not line:
+            end_sentence()
+            continue
+        columns = _COLUMN_SEPARATOR.split(line)
+        if columns[0] == DOCSTART:
+            end_sentence()
+            documents.append([])
+            continue
+        if len(columns) < 2:
+            raise UserInputError(
+                f"CoNLL file {path!r}, line {number}: only one column ({line!r}). Each "
+                "line needs the word first and its tag last, separated by spaces or "
+                "tabs (e.g. 'Paris B-LOC'); sentences end with a blank line.")
+        if not words:
+            first_line = number
+        words.append(columns[0])
+        tags.append(columns[-1])
+    end_sentence()
+    return [document for document in documents if document]
+
+
+def _tag_error(sentence: Sentence, index: int, message: str) -> UserInputError:
+    return UserInputError(f"CoNLL file {sentence.path!r}, line {sentence.line + index}: "
+                          f"{message}")
+
+
+def _check_tag_format(sentence: Sentence, scheme: str) -> None:
+    """Every tag is `O` or `X-TYPE` with a prefix of `scheme` (any scheme for "auto")."""
+    prefixes = "BIESLU" if scheme == "auto" else SCHEME_PREFIXES[scheme]
+    for index, tag in enumerate(sentence.tags):
+        try:
+            prefix, _ = split_tag(tag)
+        except ValueError:
+            prefix = None
+        if prefix != OUTSIDE and (prefix is None or prefix not in prefixes):
+            allowed = ", ".join(f"{p}-TYPE" for p in prefixes)
+            raise _tag_error(sentence, index,
+                             f"tag {tag!r} is not 'O' or one of {allowed} (tag scheme "
+                             f"{scheme}). The tag goes in the last column.")
+
+
+def _check_tag_sequence(sentence: Sentence, scheme: str) -> None:
+    """The order of tags is one `scheme` allows (IOB1 allows any order)."""
+    if scheme == "iob1":
+        return
+    tags = [split_tag(tag) for tag in sentence.tags]
+    tags = [(_BILOU_TO_IOBES.get(prefix, prefix), t) for prefix, t in tags]
+    last, single = ("L", "U") if scheme == "bilou" else ("E", "S")
+    previous_prefix, previous_type = OUTSIDE, ""
+    for index, (prefix, entity_type) in enumerate(tags):
+        tag = sentence.tags[index]
+        open_entity = previous_prefix in ("B", "I")
+        if prefix in ("I", "E") and not (open_entity and previous_type == entity_type):
+            if scheme == "iob2":
+                hint = ("An IOB2 entity starts with B-. If the file is IOB1 (as "
+                        "CoNLL-2003 ships), read it with tag scheme 'iob1' or 'auto'.")
+            else:
+                hint = (f"In {scheme.upper()} an entity of several words is B-TYPE, "
+                        f"I-TYPE..., {last}-TYPE; one of one word is {single}-TYPE.")
+            raise _tag_error(sentence, index,
+                             f"tag {tag!r} does not continue an entity of type "
+                             f"{entity_type!r}. {hint}")
+        if scheme != "iob2" and open_entity and not (
+                prefix in ("I", "E") and previous_type == entity_type):
+            raise _tag_error(sentence, index - 1,
+                             f"tag {sentence.tags[index - 1]!r} opens an entity that "
+                             f"the next tag ({tag!r}) does not continue; end it with "
+                             f"{last}-{previous_type} or write a one-word entity as "
+                             f"{single}-{previous_type}.")
+        previous_prefix, previous_type = prefix, entity_type
+    if scheme != "iob2" and previous_prefix in ("B", "I"):
+        index = len(tags) - 1
+        raise _tag_error(sentence, index,
+                         f"tag {sentence.tags[index]!r} opens an entity at the end of "
+                         f"the sentence; end it with {last}-{previous_type} or write a "
+                         f"one-word entity as {single}-{previous_type}.")
