@@ -21,8 +21,8 @@ def classification_loss_fn(num_labels: int, class_weights: Sequence[float] | Non
       class_weights: one weight per label (classification only); None for all 1.
 
     Returns:
-      `(outputs, features) -> {"loss", "classification_correct", "classification_count"}` (the
-      accuracy entries only for classification).
+      `(outputs, features) -> {"loss", "classification_correct",
+      "classification_count"}` (the accuracy counts only for classification).
 
     Raises:
       ValueError: if `class_weights` does not have one weight per label.
