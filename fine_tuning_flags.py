@@ -66,7 +66,8 @@ def define_flags() -> None:
                          "every checkpoint, keep the best weights in output_dir/best and "
                          "stop after this many evaluations without improvement.")
     flags.DEFINE_bool("dynamic_padding", True, "Pad each batch only to its longest sequence "
-                      "(faster on CPU/GPU; always off on TPU, which needs static shapes).")
+                      "(faster on CPU/GPU; off on TPU and with --jit_compile, where every "
+                      "new length would mean a new compilation).")
     flags.DEFINE_string("export_dir", None, "If set, export a SavedModel for TF Serving "
                         "there (a new numbered version folder) after training.")
     flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.")
@@ -143,3 +144,9 @@ def strategy_from_flags():
 def uses_tpu() -> bool:
     """Whether the run is on a TPU (static shapes needed)."""
     return FLAGS.use_tpu or FLAGS.distribution_strategy == "tpu"
+
+
+def dynamic_padding() -> bool:
+    """Whether batches are cut to their longest sequence: asked for, and neither a TPU
+    nor XLA needs static shapes."""
+    return FLAGS.dynamic_padding and not uses_tpu() and not FLAGS.jit_compile

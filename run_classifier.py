@@ -104,7 +104,7 @@ def main(argv: list[str]) -> None:
         outputs.write_atomically(os.path.join(FLAGS.output_dir, TASK_INFO),
                                  [json.dumps(task, indent=1) + "\n"])
     num_labels = 1 if task["is_regression"] else len(task["labels"])
-    trim = FLAGS.dynamic_padding and not fine_tuning_flags.uses_tpu()
+    trim = fine_tuning_flags.dynamic_padding()
 
     def features_of(examples, split: str) -> dict:
         features, truncated = classification_data.convert_examples_to_features(
