@@ -244,3 +244,41 @@ def test_pretraining_heads_match_hugging_face_and_round_trip(tmp_path, tiny_conf
     # The encoder alone loads from the same file and reports the heads as unused.
     encoder_report = checkpoints.load_checkpoint(BertModel(config), prefix)
     assert {name.split("/")[0] for name in encoder_report.unused} == {"cls"}
+
+
+@pytest.mark.parametrize("architecture", ["BertForSequenceClassification",
+                                          "BertForTokenClassification"])
+def test_classifier_heads_match_hugging_face_and_keep_google_names(tmp_path, tiny_config,
+                                                                   architecture):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from bert_tf.modeling import BertClassifier, BertTokenClassifier
+    hf_config = transformers.BertConfig(
+        vocab_size=tiny_config.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
+        type_vocab_size=2, hidden_act="gelu", num_labels=3)
+    torch.manual_seed(2)
+    hf_model = getattr(transformers, architecture)(hf_config).eval()
+    with torch.no_grad():
+        hf_model.classifier.bias.normal_()
+    hf_model.save_pretrained(tmp_path / "hf")
+    config = BertConfig.from_json_file(str(tmp_path / "hf" / "config.json"))
+    model_class = (BertClassifier if architecture == "BertForSequenceClassification"
+                   else BertTokenClassifier)
+    model = model_class(config, 3)
+    # Hugging Face's token classifier has no pooler.
+    report = checkpoints.load_checkpoint(model, str(tmp_path / "hf"),
+                                         initialize_missing=("bert/pooler/",))
+    assert report.unused == []
+    assert report.initialized == ([] if model_class is BertClassifier else
+                                  ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"])
+    inputs = _inputs(config)
+    with torch.no_grad():
+        expected = hf_model(input_ids=torch.tensor(inputs["input_ids"]).long(),
+                            attention_mask=torch.tensor(inputs["input_mask"]).long(),
+                            token_type_ids=torch.tensor(inputs["segment_ids"]).long()).logits
+    np.testing.assert_allclose(model(inputs)["logits"].numpy(), expected.numpy(), atol=1e-5)
+
+    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "google" / "model.ckpt"))
+    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    assert names["output_weights"] == [3, 32] and names["output_bias"] == [3]
