@@ -19,8 +19,8 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import UserInputError
-from bert_tf.modeling import (BertClassifier, BertModel, BertPretrainer,
-                              BertTokenClassifier)
+from bert_tf.modeling import (BertClassifier, BertCrfTokenClassifier, BertModel,
+                              BertPretrainer, BertTokenClassifier)
 
 # Hugging Face tensors that are not weights of their own: buffers, and the masked-LM
 # decoder, which is tied to the word embeddings and to `cls.predictions.bias`.
@@ -57,15 +57,21 @@ def google_variable_map(model: BertModel | BertPretrainer | BertClassifier
     """Google's TF1 variable name of every weight of `model`.
 
     The classifiers' heads are `output_weights` and `output_bias` at the top level, as
-    in Google's `run_classifier.py`.
+    in Google's `run_classifier.py`; a CRF token classifier adds `crf/transitions`,
+    `crf/start_transitions` and `crf/end_transitions`.
 
     Raises:
       TypeError: for a model of another class.
     """
     if isinstance(model, (BertClassifier, BertTokenClassifier)):
-        return {**google_variable_map(model.bert),
-                "output_weights": model.classifier.output_weights,
-                "output_bias": model.classifier.output_bias}
+        names = {**google_variable_map(model.bert),
+                 "output_weights": model.classifier.output_weights,
+                 "output_bias": model.classifier.output_bias}
+        if isinstance(model, BertCrfTokenClassifier):
+            names.update({"crf/transitions": model.crf.transitions,
+                          "crf/start_transitions": model.crf.start_transitions,
+                          "crf/end_transitions": model.crf.end_transitions})
+        return names
     if isinstance(model, BertPretrainer):
         masked_lm = model.masked_lm
         return {

@@ -5,6 +5,7 @@ import keras
 from bert_tf.configs import BertConfig
 from bert_tf.layers import (BertEmbeddings, MaskedLMHead, NextSentenceHead, OutputHead,
                             Pooler, TransformerEncoder)
+from bert_tf.layers.crf import CRF
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 
@@ -151,8 +152,47 @@ class BertTokenClassifier(_BertWithOutputHead):
         """Creates the encoder and the head with fresh weights."""
         kwargs.setdefault("name", "bert_token_classifier")
         super().__init__(config, num_labels, **kwargs)
+        # The pooler plays no part (and would get no gradient); it stays loadable.
+        self.bert.pooler.trainable = False
 
     def call(self, inputs, training=None):
         """Encodes the batch and classifies every token; see the class docstring."""
         sequence = self.bert(inputs, training=training)["sequence_output"]
         return {"logits": self.classifier(self.dropout(sequence, training=training))}
+
+
+class BertCrfTokenClassifier(BertTokenClassifier):
+    """`BertTokenClassifier` with a linear-chain CRF (`bert_tf.layers.crf.CRF`) on its
+    logits, which adds a score for each pair of consecutive word labels.
+
+    The chain links the word positions, those with `label_weights` > 0: the first piece
+    of each word whose prediction the window gives, as `bert_tf.data.ner_features` marks
+    them whether or not gold labels are known. `[CLS]`, `##` pieces, `[SEP]`, padding
+    and context words are skipped.
+
+    Called with the encoder's inputs and `label_weights` (float [batch, seq]), it
+    returns `logits`, float32 [batch, seq, num_labels] (the CRF's emission scores), and,
+    when not training, `tags`, int32 [batch, seq]: the Viterbi labels at word positions,
+    0 elsewhere. The training loss is the CRF's negative log-likelihood
+    (`bert_tf.ner_objectives.token_classification_loss_fn(crf=model.crf)`). The CRF's
+    weights are `crf/transitions` [num_labels, num_labels] (from, to),
+    `crf/start_transitions` and `crf/end_transitions` [num_labels] in checkpoints.
+    """
+
+    def __init__(self, config: BertConfig, num_labels: int, **kwargs):
+        """Creates the encoder, the head and the (zero-initialized) CRF."""
+        kwargs.setdefault("name", "bert_crf_token_classifier")
+        super().__init__(config, num_labels, **kwargs)
+        self.crf = CRF(num_labels, name="crf")
+
+    def call(self, inputs, training=None):
+        """Emission scores, and the decoded tags when not training; see the class
+        docstring."""
+        outputs = super().call(inputs, training=training)
+        if not training:
+            if "label_weights" not in inputs:
+                raise ValueError("BertCrfTokenClassifier inputs lack label_weights, the "
+                                 "word positions the CRF decodes.")
+            outputs["tags"] = self.crf.decode(outputs["logits"],
+                                              inputs["label_weights"] > 0)
+        return outputs
