@@ -52,4 +52,22 @@ echo "== 5. run_pretraining.py: a short masked-LM + next-sentence run of the tin
   --save_checkpoints_steps=50 --log_steps=25 --iterations_per_loop=25
 cat "$OUT/pretraining/eval_results.txt"
 
+echo "== 6. run_classifier.py: fine-tune the pre-trained tiny BERT on the sample sentiment task, export"
+"$PY" run_classifier.py --task_name=tsv --data_dir=samples/sentiment \
+  --text_a_column=sentence --label_column=label \
+  --init_checkpoint="$OUT/pretraining/model.ckpt-100" \
+  --bert_config_file=samples/bert_config.json --vocab_file=vocab/vocab.txt \
+  --output_dir="$OUT/sentiment" --do_train --do_eval --do_predict \
+  --max_seq_length=64 --train_batch_size=16 --learning_rate=3e-4 --num_train_epochs=20 \
+  --save_checkpoints_steps=50 --log_steps=50 --iterations_per_loop=50 \
+  --export_dir="$OUT/sentiment_export"
+cat "$OUT/sentiment/eval_results.txt"
+echo "first lines of test_results.tsv (probabilities of the labels" \
+  "$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["labels"])' "$OUT/sentiment/task_info.json")):"
+head -3 "$OUT/sentiment/test_results.tsv"
+
+echo "== 7. A raw-text request to the exported SavedModel (TensorFlow + tensorflow_text only)"
+"$PY" samples/serve_request.py "$OUT/sentiment_export" \
+  "The bakery on the square was wonderful." "The morning bus was terrible again."
+
 echo "Demo finished; outputs are in $OUT/."
