@@ -5,9 +5,13 @@ Defining them is an explicit call from a script's top level (`define_flags()`), 
 a side effect of importing a library module.
 """
 
-from absl import flags
+from typing import Callable
 
-from bert_tf import checkpoints, tokenization, training
+import keras
+import tensorflow as tf
+from absl import flags, logging
+
+from bert_tf import checkpoints, fine_tuning, optimization, tokenization, training
 from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 
@@ -150,3 +154,71 @@ def dynamic_padding() -> bool:
     """Whether batches are cut to their longest sequence: asked for, and neither a TPU
     nor XLA needs static shapes."""
     return FLAGS.dynamic_padding and not uses_tpu() and not FLAGS.jit_compile
+
+
+def build_trainer(strategy: tf.distribute.Strategy, make_model: Callable[[], keras.Model],
+                  loss_fn_of: Callable[[keras.Model], Callable], num_train_steps: int,
+                  initialize_missing: tuple[str, ...]) -> training.Trainer:
+    """Creates the model under `strategy`, loads --init_checkpoint into it, freezes what
+    the flags say, and returns the `Trainer` with Google's optimizer for
+    `num_train_steps` steps (warmup: --warmup_proportion of them).
+
+    Args:
+      strategy: from `strategy_from_flags`.
+      make_model: builds the fresh task model.
+      loss_fn_of: the model -> its training `loss_fn`.
+      num_train_steps: optimizer steps of the whole run.
+      initialize_missing: checkpoint name prefixes that may start fresh (the head).
+    """
+    with strategy.scope():
+        model = make_model()
+        if FLAGS.init_checkpoint:
+            checkpoints.load_checkpoint(model, FLAGS.init_checkpoint,
+                                        initialize_missing=initialize_missing)
+        frozen = fine_tuning.freeze_layers(model, FLAGS.freeze_embeddings,
+                                           FLAGS.trainable_top_layers)
+        if frozen:
+            logging.info("Frozen: %s", ", ".join(frozen))
+        optimizer = optimization.create_optimizer(
+            FLAGS.learning_rate, num_train_steps,
+            int(num_train_steps * FLAGS.warmup_proportion))
+        if FLAGS.mixed_precision == "fp16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return training.Trainer(strategy, model, optimizer, loss_fn_of(model), FLAGS.output_dir,
+                            FLAGS.gradient_accumulation_steps, FLAGS.jit_compile,
+                            FLAGS.keep_checkpoints)
+
+
+def train_or_restore(trainer: training.Trainer, dataset_fn: Callable | None,
+                     num_train_steps: int, evaluate: Callable[[keras.Model], dict],
+                     primary_metric: str) -> None:
+    """With --do_train, trains (evaluating at every checkpoint and stopping early when
+    --early_stopping_patience says so); otherwise restores the latest checkpoint of
+    --output_dir, if any. Then, when a best checkpoint was kept, loads its weights, so
+    that evaluation, prediction and export use them.
+
+    Args:
+      trainer: from `build_trainer`.
+      dataset_fn: the training input (`Trainer.train`'s), needed with --do_train.
+      num_train_steps: optimizer steps of the whole run.
+      evaluate: scores a model on the dev set; must return `primary_metric`.
+      primary_metric: the dev score early stopping follows (higher is better).
+    """
+    model = trainer.model
+    keeper = (fine_tuning.BestCheckpointKeeper(FLAGS.output_dir, primary_metric,
+                                               FLAGS.early_stopping_patience)
+              if FLAGS.early_stopping_patience else None)
+    if FLAGS.do_train:
+        trainer.train(dataset_fn, num_train_steps, FLAGS.train_batch_size,
+                      FLAGS.save_checkpoints_steps, FLAGS.iterations_per_loop,
+                      FLAGS.log_steps,
+                      after_save=(lambda step: keeper.update(model, step, evaluate(model)))
+                      if keeper else None)
+    else:
+        restored = trainer.checkpoints.restore_latest()
+        if restored:
+            logging.info("Using %s", restored)
+    if keeper is not None and keeper.checkpoint:
+        checkpoints.load_checkpoint(model, keeper.checkpoint)
+        logging.info("Using the best weights on the dev set, from step %d.",
+                     keeper.state["step"])

@@ -13,17 +13,14 @@ sts-b, wnli) and user data without code (`--task_name=tsv` or `csv` with
 after the process died resumes from the last checkpoint in --output_dir.
 """
 
-import json
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
 import fine_tuning_flags
-from bert_tf import (checkpoints, classification_objectives, cli, export, fine_tuning,
-                     metrics, optimization, outputs, tokenization, training)
+from bert_tf import (classification_objectives, cli, export, fine_tuning, metrics,
+                     outputs, tokenization, training)
 from bert_tf.data import classification_data, classification_dataset
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertClassifier
@@ -42,18 +39,6 @@ flags.DEFINE_string("class_weights", None, "Comma-separated loss weight per labe
                     "order of the label list (for imbalanced data); or 'balanced' for "
                     "weights inversely proportional to the training label frequencies.")
 flags.mark_flags_as_required(["task_name"])
-
-TASK_INFO = "task_info.json"
-
-
-def read_task_info(output_dir: str) -> dict | None:
-    """The label list and task shape a training run saved in `output_dir`, if any."""
-    path = os.path.join(output_dir, TASK_INFO)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as reader:
-        return json.load(reader)
-
 
 def class_weights(text: str | None, labels: np.ndarray, num_labels: int) -> list[float] | None:
     """Parses --class_weights ('w0,w1,...' or 'balanced')."""
@@ -81,7 +66,7 @@ def main(argv: list[str]) -> None:
     config, vocab_file = fine_tuning_flags.model_files()
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=FLAGS.do_lower_case)
     tf.io.gfile.makedirs(FLAGS.output_dir)
-    saved = read_task_info(FLAGS.output_dir)
+    saved = fine_tuning.read_task_info(FLAGS.output_dir)
     generic = FLAGS.task_name.lower() in classification_data.GENERIC_TASKS
     processor = classification_data.get_processor(
         FLAGS.task_name, data_dir=FLAGS.data_dir, text_a_column=FLAGS.text_a_column,
@@ -101,8 +86,7 @@ def main(argv: list[str]) -> None:
                 f"--output_dir {FLAGS.output_dir} holds a model trained with labels "
                 f"{saved['labels']}, but the data has {task['labels']}; use a new "
                 "--output_dir.")
-        outputs.write_atomically(os.path.join(FLAGS.output_dir, TASK_INFO),
-                                 [json.dumps(task, indent=1) + "\n"])
+        fine_tuning.write_task_info(FLAGS.output_dir, task)
     num_labels = 1 if task["is_regression"] else len(task["labels"])
     trim = fine_tuning_flags.dynamic_padding()
 
@@ -123,24 +107,10 @@ def main(argv: list[str]) -> None:
         return np.concatenate(batches)[:len(features["label_ids"])]
 
     strategy = fine_tuning_flags.strategy_from_flags()
-    with strategy.scope():
-        model = BertClassifier(config, num_labels)
-        if FLAGS.init_checkpoint:
-            checkpoints.load_checkpoint(model, FLAGS.init_checkpoint,
-                                        initialize_missing=("output_", "bert/pooler/"))
-        frozen = fine_tuning.freeze_layers(model, FLAGS.freeze_embeddings,
-                                           FLAGS.trainable_top_layers)
-        if frozen:
-            logging.info("Frozen: %s", ", ".join(frozen))
-        num_train_steps = 1
-        if train_examples is not None:
-            num_train_steps = max(1, int(len(train_examples) / FLAGS.train_batch_size
-                                         * FLAGS.num_train_epochs))
-        optimizer = optimization.create_optimizer(
-            FLAGS.learning_rate, num_train_steps,
-            int(num_train_steps * FLAGS.warmup_proportion))
-        if FLAGS.mixed_precision == "fp16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    num_train_steps = 1
+    if train_examples is not None:
+        num_train_steps = max(1, int(len(train_examples) / FLAGS.train_batch_size
+                                     * FLAGS.num_train_epochs))
     dev_features = (features_of(processor.get_dev_examples(FLAGS.data_dir), "dev")
                     if FLAGS.do_eval or FLAGS.early_stopping_patience else None)
 
@@ -159,40 +129,22 @@ def main(argv: list[str]) -> None:
     train_features = features_of(train_examples, "train") if train_examples else None
     weights = (class_weights(FLAGS.class_weights, train_features["label_ids"], num_labels)
                if train_features is not None and not task["is_regression"] else None)
-    trainer = training.Trainer(
-        strategy, model, optimizer,
-        classification_objectives.classification_loss_fn(num_labels, weights),
-        FLAGS.output_dir, FLAGS.gradient_accumulation_steps, FLAGS.jit_compile,
-        FLAGS.keep_checkpoints)
-    keeper = None
-    if FLAGS.early_stopping_patience:
-        keeper = fine_tuning.BestCheckpointKeeper(
-            FLAGS.output_dir, metrics.primary_metric(task["task_name"]),
-            FLAGS.early_stopping_patience)
+    trainer = fine_tuning_flags.build_trainer(
+        strategy, lambda: BertClassifier(config, num_labels),
+        lambda model: classification_objectives.classification_loss_fn(num_labels, weights),
+        num_train_steps, initialize_missing=("output_", "bert/pooler/"))
+    model = trainer.model
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return classification_dataset.classification_dataset(
+            train_features, context.get_per_replica_batch_size(FLAGS.train_batch_size),
+            is_training=True, seed=FLAGS.seed, input_context=context, trim_padding=trim)
 
     if FLAGS.do_train:
         logging.info("Training on %d examples for %d steps (batch %d).",
                      len(train_examples), num_train_steps, FLAGS.train_batch_size)
-
-        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            return classification_dataset.classification_dataset(
-                train_features, context.get_per_replica_batch_size(FLAGS.train_batch_size),
-                is_training=True, seed=FLAGS.seed, input_context=context,
-                trim_padding=trim)
-
-        trainer.train(dataset_fn, num_train_steps, FLAGS.train_batch_size,
-                      FLAGS.save_checkpoints_steps, FLAGS.iterations_per_loop,
-                      FLAGS.log_steps,
-                      after_save=(lambda step: keeper.update(model, step, evaluate(model)))
-                      if keeper else None)
-    else:
-        restored = trainer.checkpoints.restore_latest()
-        if restored:
-            logging.info("Using %s", restored)
-    if keeper is not None and keeper.checkpoint:
-        checkpoints.load_checkpoint(model, keeper.checkpoint)
-        logging.info("Using the best weights on the dev set, from step %d.",
-                     keeper.state["step"])
+    fine_tuning_flags.train_or_restore(trainer, dataset_fn, num_train_steps, evaluate,
+                                       metrics.primary_metric(task["task_name"]))
 
     if FLAGS.do_eval:
         results = {**evaluate(model), "global_step": trainer.step}

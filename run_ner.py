@@ -27,7 +27,6 @@ which conlleval reads. Re-running the same command after the process died resume
 from the last checkpoint in --output_dir.
 """
 
-import json
 import os
 
 import keras
@@ -36,8 +35,8 @@ import tensorflow as tf
 from absl import flags, logging
 
 import fine_tuning_flags
-from bert_tf import (checkpoints, cli, fine_tuning, ner_objectives, ner_predictions,
-                     optimization, outputs, tokenization, training)
+from bert_tf import (cli, fine_tuning, ner_objectives, ner_predictions, outputs,
+                     tokenization, training)
 from bert_tf.data import conll, ner_dataset, ner_features
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertCrfTokenClassifier, BertTokenClassifier
@@ -57,7 +56,6 @@ flags.DEFINE_bool("document_context", False, "Fill each window with the neighbou
 flags.DEFINE_bool("use_crf", False, "Add a linear-chain CRF on the token logits "
                   "(trained by its likelihood, decoded by Viterbi).")
 
-TASK_INFO = "task_info.json"
 PREDICTIONS = "test_predictions.txt"
 PRIMARY_METRIC = "eval_f1"
 
@@ -72,15 +70,6 @@ def validate_ner_flags() -> None:
         raise UserInputError("--export_dir: exporting NER models as SavedModels is not "
                              "available yet; leave out --export_dir (the checkpoints in "
                              "--output_dir hold the fine-tuned model).")
-
-
-def read_task_info(output_dir: str) -> dict | None:
-    """The label list and model shape a training run saved in `output_dir`, if any."""
-    path = os.path.join(output_dir, TASK_INFO)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as reader:
-        return json.load(reader)
 
 
 def task_from(train_file: conll.ConllFile | None, saved: dict | None) -> dict:
@@ -110,8 +99,7 @@ def task_from(train_file: conll.ConllFile | None, saved: dict | None) -> dict:
             f"--output_dir {FLAGS.output_dir} holds a model trained with labels "
             f"{saved['labels']} and --use_crf={saved['use_crf']}, but this run has "
             f"{task['labels']} and --use_crf={task['use_crf']}; use a new --output_dir.")
-    outputs.write_atomically(os.path.join(FLAGS.output_dir, TASK_INFO),
-                             [json.dumps(task, indent=1) + "\n"])
+    fine_tuning.write_task_info(FLAGS.output_dir, task)
     return task
 
 
@@ -131,10 +119,10 @@ def main(argv: list[str]) -> None:
                 if FLAGS.do_eval or FLAGS.early_stopping_patience else None)
     test_file = (conll.read_split(FLAGS.data_dir, "test", FLAGS.label_scheme)
                  if FLAGS.do_predict else None)
-    task = task_from(train_file, read_task_info(FLAGS.output_dir))
+    task = task_from(train_file, fine_tuning.read_task_info(FLAGS.output_dir))
     labels = task["labels"]
     label_map = {label: index for index, label in enumerate(labels)}
-    trim = FLAGS.dynamic_padding and not fine_tuning_flags.uses_tpu()
+    trim = fine_tuning_flags.dynamic_padding()
 
     def features_of(conll_file: conll.ConllFile) -> ner_features.NerFeatures:
         features = ner_features.convert_documents(
@@ -173,29 +161,17 @@ def main(argv: list[str]) -> None:
     train_features = features_of(train_file) if train_file is not None else None
     dev_features = features_of(dev_file) if dev_file is not None else None
     test_features = features_of(test_file) if test_file is not None else None
-    with strategy.scope():
-        model_class = BertCrfTokenClassifier if task["use_crf"] else BertTokenClassifier
-        model = model_class(config, len(labels))
-        if FLAGS.init_checkpoint:
-            checkpoints.load_checkpoint(model, FLAGS.init_checkpoint,
-                                        initialize_missing=("output_", "bert/pooler/",
-                                                            "crf/"))
-        # The pooler feeds nothing here: without a gradient, it is left out of training.
-        model.bert.pooler.trainable = False
-        frozen = fine_tuning.freeze_layers(model, FLAGS.freeze_embeddings,
-                                           FLAGS.trainable_top_layers)
-        if frozen:
-            logging.info("Frozen: %s", ", ".join(frozen))
-        num_train_steps = 1
-        if train_features is not None:
-            num_train_steps = max(1, int(len(train_features.input_ids)
-                                         / FLAGS.train_batch_size * FLAGS.num_train_epochs))
-        optimizer = optimization.create_optimizer(
-            FLAGS.learning_rate, num_train_steps,
-            int(num_train_steps * FLAGS.warmup_proportion))
-        if FLAGS.mixed_precision == "fp16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-
+    num_train_steps = 1
+    if train_features is not None:
+        num_train_steps = max(1, int(len(train_features.input_ids)
+                                     / FLAGS.train_batch_size * FLAGS.num_train_epochs))
+    model_class = BertCrfTokenClassifier if task["use_crf"] else BertTokenClassifier
+    trainer = fine_tuning_flags.build_trainer(
+        strategy, lambda: model_class(config, len(labels)),
+        lambda model: ner_objectives.token_classification_loss_fn(
+            model.crf if task["use_crf"] else None),
+        num_train_steps, initialize_missing=("output_", "bert/pooler/", "crf/"))
+    model = trainer.model
 
     def evaluate(model) -> dict:
         predicted, loss = tags_of(model, dev_file, dev_features, FLAGS.eval_batch_size)
@@ -204,41 +180,18 @@ def main(argv: list[str]) -> None:
         logging.info("Dev set %s:\n%s", dev_file.path, report)
         return {"eval_loss": loss, "loss": loss, **scores}
 
-    trainer = training.Trainer(
-        strategy, model, optimizer,
-        ner_objectives.token_classification_loss_fn(model.crf if task["use_crf"] else None),
-        FLAGS.output_dir, FLAGS.gradient_accumulation_steps, FLAGS.jit_compile,
-        FLAGS.keep_checkpoints)
-    keeper = None
-    if FLAGS.early_stopping_patience:
-        keeper = fine_tuning.BestCheckpointKeeper(FLAGS.output_dir, PRIMARY_METRIC,
-                                                  FLAGS.early_stopping_patience)
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return ner_dataset.ner_dataset(
+            train_features.arrays(),
+            context.get_per_replica_batch_size(FLAGS.train_batch_size),
+            is_training=True, seed=FLAGS.seed, input_context=context, trim_padding=trim)
 
     if FLAGS.do_train:
         logging.info("Training on %d windows for %d steps (batch %d).",
                      len(train_features.input_ids), num_train_steps,
                      FLAGS.train_batch_size)
-
-        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            return ner_dataset.ner_dataset(
-                train_features.arrays(),
-                context.get_per_replica_batch_size(FLAGS.train_batch_size),
-                is_training=True, seed=FLAGS.seed, input_context=context,
-                trim_padding=trim)
-
-        trainer.train(dataset_fn, num_train_steps, FLAGS.train_batch_size,
-                      FLAGS.save_checkpoints_steps, FLAGS.iterations_per_loop,
-                      FLAGS.log_steps,
-                      after_save=(lambda step: keeper.update(model, step, evaluate(model)))
-                      if keeper else None)
-    else:
-        restored = trainer.checkpoints.restore_latest()
-        if restored:
-            logging.info("Using %s", restored)
-    if keeper is not None and keeper.checkpoint:
-        checkpoints.load_checkpoint(model, keeper.checkpoint)
-        logging.info("Using the best weights on the dev set, from step %d.",
-                     keeper.state["step"])
+    fine_tuning_flags.train_or_restore(trainer, dataset_fn, num_train_steps, evaluate,
+                                       PRIMARY_METRIC)
 
     if FLAGS.do_eval:
         results = {**evaluate(model), "global_step": trainer.step}

@@ -8,11 +8,27 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints
+from bert_tf import checkpoints, outputs
 from bert_tf.errors import UserInputError
 
 BEST_DIRECTORY = "best"
+TASK_INFO = "task_info.json"
 _BEST_STATE = "best_metric.json"
+
+
+def read_task_info(output_dir: str) -> dict | None:
+    """What a training run saved about its task in `output_dir` (labels, shape), if any."""
+    path = os.path.join(output_dir, TASK_INFO)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as reader:
+        return json.load(reader)
+
+
+def write_task_info(output_dir: str, task: dict) -> None:
+    """Saves `task` in `output_dir/task_info.json` (atomically)."""
+    outputs.write_atomically(os.path.join(output_dir, TASK_INFO),
+                             [json.dumps(task, indent=1) + "\n"])
 
 
 def freeze_layers(model: keras.Model, freeze_embeddings: bool = False,
@@ -101,8 +117,6 @@ class BestCheckpointKeeper:
                          "without improvement).", self.metric, value, step,
                          self.state["value"], self.state["step"], self.state["stale"],
                          self.patience)
-        path = os.path.join(self.directory, _BEST_STATE)
-        with tf.io.gfile.GFile(path + ".tmp", "w") as writer:
-            json.dump(self.state, writer)
-        tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+        outputs.write_atomically(os.path.join(self.directory, _BEST_STATE),
+                                 [json.dumps(self.state) + "\n"])
         return self.state["stale"] >= self.patience
