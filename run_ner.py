@@ -35,7 +35,7 @@ import tensorflow as tf
 from absl import flags, logging
 
 import fine_tuning_flags
-from bert_tf import (cli, fine_tuning, ner_objectives, ner_predictions, outputs,
+from bert_tf import (cli, export, fine_tuning, ner_objectives, ner_predictions, outputs,
                      tokenization, training)
 from bert_tf.data import conll, ner_dataset, ner_features
 from bert_tf.errors import UserInputError
@@ -66,10 +66,6 @@ def validate_ner_flags() -> None:
     if FLAGS.doc_stride is not None and not 1 <= FLAGS.doc_stride <= size:
         raise UserInputError(f"--doc_stride={FLAGS.doc_stride} must be between 1 and "
                              f"--max_seq_length - 2 = {size}.")
-    if FLAGS.export_dir:
-        raise UserInputError("--export_dir: exporting NER models as SavedModels is not "
-                             "available yet; leave out --export_dir (the checkpoints in "
-                             "--output_dir hold the fine-tuned model).")
 
 
 def task_from(train_file: conll.ConllFile | None, saved: dict | None) -> dict:
@@ -205,6 +201,12 @@ def main(argv: list[str]) -> None:
                                         ner_predictions.file_scheme(test_file,
                                                                     task["scheme"])))
         logging.info("Wrote predictions for %d sentences to %s", len(predicted), path)
+    if FLAGS.export_dir:
+        version = export.export_token_classifier(
+            model, FLAGS.export_dir, vocab_file=vocab_file,
+            do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
+            label_list=labels, doc_stride=FLAGS.doc_stride)
+        logging.info("Exported the SavedModel to %s", version)
 
 
 if __name__ == "__main__":

@@ -40,26 +40,73 @@ The vocabulary is compiled into the tokenizer's graph and also kept as the asset
 `assets/vocab.txt`, so a version folder is self-contained and can be moved.
 
 The packing helpers (`truncate_to_budget`, `pack_segments`) work on ragged id
-tensors of any task; a token-classification export can reuse them.
+tensors of any task.
+
+Token classification (NER). `export_token_classifier` writes the same folder layout
+for a `BertTokenClassifier` (or `BertCrfTokenClassifier`), with tags per *word*: each
+word is WordPiece-tokenized on its own and predicted on its first piece, as in
+training (`bert_tf.data.ner_features`). Its signatures:
+
+  * `serving_default`: `text`, tf.string [batch] of raw text, split into words as
+    Google's `BasicTokenizer` splits it (spaces, punctuation, CJK ideographs), the
+    words keeping the text's case and accents even for an uncased model (cleaned
+    as Google cleans text: control characters dropped).
+  * `serve_words`: `words`, tf.string [batch, max_words], words already split (e.g.
+    CoNLL tokens), padded with "" after each row's last word; one tag per word given.
+    A word with no WordPiece (e.g. "" before the row's last word) is read as `[UNK]`,
+    as in training.
+  * `serve_ids`: `input_ids`, `input_mask`, `segment_ids` (and, with a CRF,
+    `label_weights`, float32 [batch, seq], 1 at the first piece of each word, the
+    positions the CRF chains) -> `logits` float32 [batch, seq, num_labels] and
+    `tag_ids` int32 [batch, seq] (argmax, or Viterbi at the word positions and 0
+    elsewhere). Core TensorFlow ops only.
+
+The two word signatures return, per row, its words and their tags and the entities
+those tags make (conlleval's chunking, `bert_tf.entity_metrics.get_chunks`):
+
+    words           tf.string [batch, max_words]     "" after the row's last word
+    tags            tf.string [batch, max_words]     "" after the row's last word
+    num_words       int32 [batch]
+    entity_starts   int32 [batch, max_entities]      first word of each entity; -1 pads
+    entity_ends     int32 [batch, max_entities]      one past its last word; -1 pads
+    entity_types    tf.string [batch, max_entities]  e.g. "PER"; "" pads
+    num_entities    int32 [batch]
+
+(`max_words` is the batch's longest row for `serving_default` and the input's width
+for `serve_words`.) Long inputs are never cut: a row with more pieces than fit between
+`[CLS]` and `[SEP]` is split into overlapping windows `doc_stride` pieces apart, and
+each word takes its prediction from the window where it has the most context, exactly
+as `run_ner.py` predicts a long sentence. Each row is a sentence of its own: there is
+no document context.
 """
 
 import json
 import os
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
 from bert_tf import tokenization
+from bert_tf.data.conll import OUTSIDE, split_tag
 from bert_tf.data.encoding import CLS_TOKEN, SEP_TOKEN
 from bert_tf.errors import UserInputError
-from bert_tf.graph_tokenization import InGraphTokenizer
-from bert_tf.modeling import INPUT_NAMES, BertClassifier
+from bert_tf.graph_tokenization import BasicGraphTokenizer, InGraphTokenizer
+from bert_tf.modeling import (INPUT_NAMES, BertClassifier, BertCrfTokenClassifier,
+                              BertTokenClassifier)
 
 SERVING_DEFAULT = "serving_default"
 SERVE_IDS = "serve_ids"
+SERVE_WORDS = "serve_words"
 EXPORT_INFO_FILE = "export_info.json"
+WORD_OUTPUTS = ("words", "tags", "num_words", "entity_starts", "entity_ends",
+                "entity_types", "num_entities")
 _TEMPORARY_PREFIX = "temp-"
+# Tag prefixes of every scheme `bert_tf.data.conll` reads (BILOU's L and U are IOBES'
+# E and S): those that start an entity, and those that continue one.
+_BEGIN_PREFIXES = ("B", "S", "U")
+_CONTINUE_PREFIXES = ("I", "E", "L")
+_OPEN_PREFIXES = ("B", "I")  # An entity is still open after these.
 
 
 class ExportError(UserInputError):
@@ -139,37 +186,101 @@ def pack_segments(segments: Sequence[tf.RaggedTensor], cls_id: int, sep_id: int,
     }
 
 
-class _ClassifierModule(tf.Module):
-    """What the SavedModel holds: tokenizer, model variables, labels, signatures."""
+def window_starts(lengths: tf.Tensor, size: int, stride: int) -> tf.RaggedTensor:
+    """Where the windows over each example's pieces start, as
+    `bert_tf.data.ner_features.window_spans` places them for a sentence without
+    document context: every `stride` pieces, the last one moved back to end at the
+    example's end, so that all windows of an example hold `min(length, size)` pieces.
+    An empty example has one (empty) window.
 
-    def __init__(self, model: BertClassifier, tokenizer: InGraphTokenizer | None,
-                 vocab_file: str, cls_id: int, sep_id: int, max_seq_length: int,
-                 label_list: list[str] | None, pair: bool, jit_compile: bool,
-                 pad_to_max_seq_length: bool):
-        super().__init__(name="bert_classifier_serving")
-        if tokenizer is not None:
-            self.tokenizer = tokenizer
+    Args:
+      lengths: int64 [batch], the number of pieces of each example.
+      size: the most pieces in a window (max_seq_length - 2).
+      stride: how many pieces apart windows start, in [1, size].
+
+    Returns:
+      int64 RaggedTensor [batch, (windows)] of start offsets, ascending.
+    """
+    lengths = tf.cast(lengths, tf.int64)
+    count = 1 + tf.maximum(tf.constant(0, tf.int64), (lengths - size + stride - 1) // stride)
+    index = tf.ragged.range(count)
+    latest = tf.maximum(lengths - size, 0)[:, tf.newaxis]
+    return tf.minimum(index * stride, latest)
+
+
+def best_windows(positions: tf.Tensor, starts: tf.Tensor, valid: tf.Tensor,
+                 window_length: tf.Tensor) -> tf.Tensor:
+    """For each word, the window where its first piece has the most context, by
+    `bert_tf.data.ner_features.best_window` (SQuAD's max-context rule, the earliest
+    window on a tie).
+
+    Args:
+      positions: int64 [words], the word's first piece in its example.
+      starts: int64 [words, K], the starts of the windows of the word's example.
+      valid: bool [words, K], which of the K are windows of that example.
+      window_length: int64 [words], the length of those windows (the same for all
+        windows of an example, so the rule's length term plays no part).
+
+    Returns:
+      int64 [words], the index in [0, K) of the best window.
+    """
+    num_windows = tf.cast(tf.shape(starts)[1], tf.int64)
+    positions = positions[:, tf.newaxis]
+    ends = starts + window_length[:, tf.newaxis]
+    holds = valid & (starts <= positions) & (positions < ends)
+    score = tf.minimum(positions - starts, ends - 1 - positions)
+    # Unique keys, higher for earlier windows on a tie: argmax has a single answer.
+    later = tf.range(num_windows, dtype=tf.int64)[tf.newaxis]
+    key = tf.where(holds, score * num_windows + (num_windows - 1 - later), -1)
+    return tf.argmax(key, axis=1)
+
+
+class _ServingModule(tf.Module):
+    """What every exported SavedModel holds: the vocabulary asset, the model's
+    variables and its forward pass as a `tf.function` over int32 [batch, seq] inputs."""
+
+    def __init__(self, name: str, model, vocab_file: str,
+                 forward: Callable[[dict[str, tf.Tensor]], Any],
+                 input_specs: dict[str, tf.TensorSpec], jit_compile: bool):
+        super().__init__(name=name)
         self.vocab_file = tf.saved_model.Asset(vocab_file)
         # The variables, not the Keras model: loading must not need Keras classes. And
         # the tf.Variables inside Keras' wrappers: only those get restore ops that
         # TF1-style loaders (TF Serving, saved_model_cli) run.
         self.model_variables = [variable.value for variable in model.variables]
+        # Only the numeric part is compiled: string ops have no XLA kernels.
+        self._forward = tf.function(forward, input_signature=[input_specs],
+                                    jit_compile=jit_compile, autograph=False)
+
+
+def _ids_specs(extra: Sequence[tuple[str, tf.DType]] = ()) -> dict[str, tf.TensorSpec]:
+    """[batch, seq] specs of the model inputs (and `extra` ones), by name."""
+    return {name: tf.TensorSpec([None, None], dtype, name=name)
+            for name, dtype in [*((name, tf.int32) for name in INPUT_NAMES), *extra]}
+
+
+class _ClassifierModule(_ServingModule):
+    """What a classifier's SavedModel holds: tokenizer, model variables, labels,
+    signatures."""
+
+    def __init__(self, model: BertClassifier, tokenizer: InGraphTokenizer | None,
+                 vocab_file: str, cls_id: int, sep_id: int, max_seq_length: int,
+                 label_list: list[str] | None, pair: bool, jit_compile: bool,
+                 pad_to_max_seq_length: bool):
+        def logits(inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+            return model(inputs, training=False)["logits"]
+
+        super().__init__("bert_classifier_serving", model, vocab_file, logits,
+                         _ids_specs(), jit_compile)
+        if tokenizer is not None:
+            self.tokenizer = tokenizer
         self._cls_id, self._sep_id = cls_id, sep_id
         self._max_seq_length = max_seq_length
         self._pad_to_max = pad_to_max_seq_length
         self._labels = label_list
         self._num_labels = model.num_labels
-
-        def logits(inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-            return model(inputs, training=False)["logits"]
-
-        ids_spec = {name: tf.TensorSpec([None, None], tf.int32, name=name)
-                    for name in INPUT_NAMES}
-        # Only the numeric part is compiled: string ops have no XLA kernels.
-        self._logits = tf.function(logits, input_signature=[ids_spec],
-                                   jit_compile=jit_compile, autograph=False)
-        self.serve_ids = tf.function(self._serve_ids, input_signature=[
-            tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_NAMES])
+        self.serve_ids = tf.function(self._serve_ids, input_signature=list(
+            _ids_specs().values()))
         if tokenizer is not None:
             text_specs = [tf.TensorSpec([None], tf.string, name="text_a")]
             if pair:
@@ -187,8 +298,8 @@ class _ClassifierModule(tf.Module):
                 "label": tf.gather(labels, tf.argmax(probabilities, axis=-1))}
 
     def _serve_ids(self, input_ids, input_mask, segment_ids):
-        return self._outputs(self._logits({"input_ids": input_ids, "input_mask": input_mask,
-                                           "segment_ids": segment_ids}))
+        return self._outputs(self._forward({"input_ids": input_ids, "input_mask": input_mask,
+                                            "segment_ids": segment_ids}))
 
     def _serve_text(self, text_a, text_b=None):
         segments = [self.tokenizer.tokenize(text_a)]
@@ -198,7 +309,7 @@ class _ClassifierModule(tf.Module):
         segments = truncate_to_budget(segments, self._max_seq_length - special_tokens)
         inputs = pack_segments(segments, self._cls_id, self._sep_id,
                                self._max_seq_length if self._pad_to_max else None)
-        return self._outputs(self._logits(inputs))
+        return self._outputs(self._forward(inputs))
 
 
 def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str,
@@ -249,7 +360,8 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
         raise TypeError(f"export_classifier needs a bert_tf BertClassifier, got "
                         f"{type(model).__name__}.")
     labels = _check_labels(label_list, model.num_labels)
-    _check_max_seq_length(max_seq_length, pair, model.config.max_position_embeddings)
+    _check_max_seq_length(max_seq_length, 3 if pair else 2,
+                          model.config.max_position_embeddings)
     vocab = tokenization.load_vocab(vocab_file)
     cls_id, sep_id = _special_ids(vocab, vocab_file, model.config.vocab_size)
 
@@ -274,14 +386,262 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
         "signatures": signature_info,
         "tensorflow_version": tf.__version__,
     }
+    return _write_version(export_dir, module, signatures,
+                          _extras_writer(model, vocab_file, info))
 
-    def write_extras(directory: str) -> None:
-        model.config.to_json_file(os.path.join(directory, "bert_config.json"))
-        tf.io.gfile.copy(vocab_file, os.path.join(directory, "vocab.txt"))
-        with tf.io.gfile.GFile(os.path.join(directory, EXPORT_INFO_FILE), "w") as writer:
-            writer.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
 
-    return _write_version(export_dir, module, signatures, write_extras)
+class _TagScheme:
+    """How each label id chains into entities, as `bert_tf.entity_metrics.get_chunks`
+    reads tags: a `B-`/`S-` tag starts an entity; an `I-`/`E-` tag continues one right
+    after a `B-` or `I-` tag of its type and starts one anywhere else."""
+
+    def __init__(self, labels: Sequence[str]):
+        prefixes, types = zip(*(split_tag(label) for label in labels))
+        self.type_names = sorted({name for name in types if name})
+        self.type_ids = [self.type_names.index(name) if name else -1 for name in types]
+        self.can_continue = [prefix in _CONTINUE_PREFIXES for prefix in prefixes]
+        self.keeps_open = [prefix in _OPEN_PREFIXES for prefix in prefixes]
+
+    def entities(self, tag_ids: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        """The entities of each row of label ids [batch, (words)], as the padded
+        `entity_*` outputs and `num_entities` (see the module docstring)."""
+        tags = tag_ids.flat_values
+        position = tf.ragged.range(tag_ids.row_lengths()).flat_values
+        previous = tf.concat([[0], tags], axis=0)[:-1]  # Read only where position > 0.
+        type_ids = tf.constant(self.type_ids, tf.int64)
+        type_id = tf.gather(type_ids, tags)
+        continues = ((position > 0) & tf.gather(tf.constant(self.can_continue), tags)
+                     & tf.gather(tf.constant(self.keeps_open), previous)
+                     & tf.equal(tf.gather(type_ids, previous), type_id))
+        begins = (type_id >= 0) & ~continues
+        # Every word of an entity carries the running count of entity starts.
+        entity = tf.cumsum(tf.cast(begins, tf.int64)) - 1
+        count = tf.reduce_sum(tf.cast(begins, tf.int64))
+        inside = type_id >= 0
+        ends = tf.math.unsorted_segment_max(
+            tf.boolean_mask(position + 1, inside), tf.boolean_mask(entity, inside), count)
+        rows = tf.boolean_mask(tag_ids.value_rowids(), begins)
+        nrows = tag_ids.nrows()
+
+        def by_row(values: tf.Tensor) -> tf.RaggedTensor:
+            return tf.RaggedTensor.from_value_rowids(values, rows, nrows)
+
+        type_names = tf.constant(self.type_names or [""], tf.string)
+        starts = by_row(tf.cast(tf.boolean_mask(position, begins), tf.int32))
+        return {
+            "entity_starts": starts.to_tensor(-1),
+            "entity_ends": by_row(tf.cast(ends, tf.int32)).to_tensor(-1),
+            "entity_types": by_row(tf.gather(
+                type_names, tf.boolean_mask(type_id, begins))).to_tensor(""),
+            "num_entities": tf.cast(starts.row_lengths(), tf.int32),
+        }
+
+
+class _TokenClassifierModule(_ServingModule):
+    """What a token classifier's SavedModel holds: tokenizers, model variables, tags,
+    signatures."""
+
+    def __init__(self, model: BertTokenClassifier, tokenizer: InGraphTokenizer | None,
+                 vocab_file: str, special_ids: tuple[int, int, int], max_seq_length: int,
+                 doc_stride: int, label_list: list[str], jit_compile: bool,
+                 pad_to_max_seq_length: bool):
+        crf = isinstance(model, BertCrfTokenClassifier)
+
+        def forward(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            outputs = model(inputs, training=False)
+            tag_ids = (outputs["tags"] if crf
+                       else tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32))
+            return {"logits": outputs["logits"], "tag_ids": tf.cast(tag_ids, tf.int32)}
+
+        specs = _ids_specs([("label_weights", tf.float32)] if crf else [])
+        super().__init__("bert_token_classifier_serving", model, vocab_file, forward,
+                         specs, jit_compile)
+        self._crf = crf
+        self._cls_id, self._sep_id, self._unk_id = special_ids
+        self._max_seq_length = max_seq_length
+        self._doc_stride = doc_stride
+        self._pad_to_max = pad_to_max_seq_length
+        self._labels = label_list
+        self._scheme = _TagScheme(label_list)
+        self.serve_ids = tf.function(self._serve_ids, input_signature=list(specs.values()))
+        if tokenizer is not None:
+            self.tokenizer = tokenizer
+            # The words keep the text's case: only their pieces are lower-cased.
+            self.word_splitter = (tokenizer.basic if not tokenizer.do_lower_case
+                                  else BasicGraphTokenizer(do_lower_case=False))
+            self.serve_text = tf.function(self._serve_text, input_signature=[
+                tf.TensorSpec([None], tf.string, name="text")])
+            self.serve_words = tf.function(self._serve_words, input_signature=[
+                tf.TensorSpec([None, None], tf.string, name="words")])
+
+    def _serve_ids(self, input_ids, input_mask, segment_ids, label_weights=None):
+        inputs = {"input_ids": input_ids, "input_mask": input_mask,
+                  "segment_ids": segment_ids}
+        if label_weights is not None:
+            inputs["label_weights"] = label_weights
+        outputs = self._forward(inputs)
+        return {"logits": tf.ensure_shape(outputs["logits"], [None, None, len(self._labels)]),
+                "tag_ids": outputs["tag_ids"]}
+
+    def _serve_text(self, text):
+        return self._tag_words(self.word_splitter.split_words(text), width=None)
+
+    def _serve_words(self, words):
+        # A row's words run up to its last non-empty string.
+        ordinal = tf.range(1, tf.shape(words, out_type=tf.int64)[1] + 1)
+        counts = tf.maximum(
+            tf.reduce_max(tf.where(words != "", ordinal[tf.newaxis], 0), axis=1), 0)
+        return self._tag_words(tf.RaggedTensor.from_tensor(words, lengths=counts),
+                               width=tf.shape(words)[1])
+
+    def _tag_words(self, words: tf.RaggedTensor, width: tf.Tensor | None,
+                   ) -> dict[str, tf.Tensor]:
+        """Tags and entities of words [batch, (words)]; dense outputs `width` wide
+        (None: the longest row)."""
+        # Without words (an empty batch, or only empty texts) the model need not run,
+        # and the windowing would give it a [0, 0] batch, which the CRF cannot scan.
+        tag_ids = words.with_flat_values(tf.cond(
+            tf.size(words.flat_values) > 0, lambda: self._word_tag_ids(words),
+            lambda: tf.zeros([0], tf.int32)))
+        shape = None if width is None else tf.stack([words.nrows(), tf.cast(width, tf.int64)])
+        labels = tf.constant(self._labels, tf.string)
+        return {
+            "words": words.to_tensor("", shape=shape),
+            "tags": tf.ragged.map_flat_values(tf.gather, labels, tag_ids).to_tensor(
+                "", shape=shape),
+            "num_words": tf.cast(words.row_lengths(), tf.int32),
+            **self._scheme.entities(tag_ids),
+        }
+
+    def _word_tag_ids(self, words: tf.RaggedTensor) -> tf.Tensor:
+        """The label id of every word (flat, [words]), predicted on its first piece in
+        its best window."""
+        pieces = _unknown_if_empty(self.tokenizer.tokenize(words.flat_values), self._unk_id)
+        stream = words.with_flat_values(pieces).merge_dims(1, 2)  # [batch, (pieces)]
+        example = words.value_rowids()
+        # The first piece of each word, counted from its example's first piece.
+        position = pieces.row_starts() - tf.gather(stream.row_starts(), example)
+        starts, inputs = self._windows(stream)
+        length = tf.minimum(stream.row_lengths(), self._max_seq_length - 2)
+        best = best_windows(position, tf.gather(starts.to_tensor(0), example),
+                            tf.gather(tf.sequence_mask(starts.row_lengths()), example),
+                            tf.gather(length, example))
+        window = tf.gather(starts.row_starts(), example) + best
+        # [window, position in it] of each word's first piece; +1 for [CLS].
+        target = tf.stack([window, position - tf.gather(starts.flat_values, window) + 1],
+                          axis=1)
+        if self._crf:
+            # The CRF chains the positions that predict a word, as `label_weights`
+            # marks them in training.
+            inputs["label_weights"] = tf.scatter_nd(
+                target, tf.ones_like(position, tf.float32),
+                tf.shape(inputs["input_ids"], out_type=tf.int64))
+        return tf.gather_nd(self._forward(inputs)["tag_ids"], target)
+
+    def _windows(self, stream: tf.RaggedTensor) -> tuple[tf.RaggedTensor,
+                                                          dict[str, tf.Tensor]]:
+        """The windows over each example's pieces [batch, (pieces)]: their starts
+        [batch, (windows)], and the packed model inputs of all of them, example after
+        example."""
+        size = self._max_seq_length - 2
+        starts = window_starts(stream.row_lengths(), size, self._doc_stride)
+        example = starts.value_rowids()
+        first = starts.flat_values + tf.gather(stream.row_starts(), example)
+        length = tf.gather(tf.minimum(stream.row_lengths(), size), example)
+        window_ids = tf.gather(stream.flat_values, tf.ragged.range(first, first + length))
+        return starts, pack_segments([window_ids], self._cls_id, self._sep_id,
+                                     self._max_seq_length if self._pad_to_max else None)
+
+
+def _unknown_if_empty(pieces: tf.RaggedTensor, unk_id: int) -> tf.RaggedTensor:
+    """`[UNK]` for each word without pieces (e.g. a control character), as
+    `bert_tf.data.ner_features.word_pieces` does in training."""
+    empty = tf.equal(pieces.row_lengths(), 0)[:, tf.newaxis]
+    unknown = tf.fill(tf.stack([pieces.nrows(), 1]), tf.constant(unk_id, pieces.dtype))
+    return tf.concat([pieces, tf.ragged.boolean_mask(unknown, empty)], axis=1)
+
+
+def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
+                            vocab_file: str, do_lower_case: bool, max_seq_length: int,
+                            label_list: Sequence[str], doc_stride: int | None = None,
+                            jit_compile: bool = False, pad_to_max_seq_length: bool = False,
+                            text_signature: bool = True) -> str:
+    """Writes a SavedModel of a token classifier (NER) that tags words, for TF Serving.
+
+    Version folders, files, loading and `text_signature` are as for
+    `export_classifier`; the signatures and outputs are in the module docstring. A
+    `BertCrfTokenClassifier` decodes with its CRF (Viterbi over the words of each
+    window) in the graph; a `BertTokenClassifier` takes the argmax.
+
+    Args:
+      model: the fine-tuned `BertTokenClassifier` or `BertCrfTokenClassifier`.
+      export_dir: the model's base directory, as TF Serving's `--model_base_path`.
+      vocab_file: the WordPiece `vocab.txt` the model was trained with.
+      do_lower_case: the casing the model was trained with (baked into the graph).
+      max_seq_length: the padded length of a window, `[CLS]` and `[SEP]` included.
+      label_list: the tag of each output of the model, in order (`O` or `X-TYPE`
+        with X one of B, I, E, S, L, U, e.g. IOB2's `B-PER`, `I-PER`).
+      doc_stride: how many pieces apart the windows of a long input start, in
+        [1, max_seq_length - 2]; None means half a window (`run_ner.py`'s default).
+      jit_compile: compile the model's forward pass (and the CRF's decoding) with
+        XLA; see `export_classifier`.
+      pad_to_max_seq_length: pad windows to `max_seq_length`; by default to the
+        batch's longest window, which gives the same tags.
+      text_signature: include `serving_default` and `serve_words` (they need
+        tensorflow_text's ops); False writes `serve_ids` alone.
+
+    Returns:
+      The path of the new version folder.
+
+    Raises:
+      ExportError: for labels that do not match the model's outputs or are not
+        tags, a `max_seq_length` or `doc_stride` out of range, a vocabulary that
+        does not fit the model, or an unusable `export_dir`.
+      bert_tf.tokenization.VocabError: for a bad vocabulary file.
+      TypeError: if `model` is not a `BertTokenClassifier`.
+    """
+    if not isinstance(model, BertTokenClassifier):
+        raise TypeError(f"export_token_classifier needs a bert_tf BertTokenClassifier, "
+                        f"got {type(model).__name__}.")
+    if label_list is None:
+        raise ExportError("label_list is None; pass the tag of each of the model's "
+                          "outputs, in training order (e.g. run_ner.py's task_info.json).")
+    labels = _check_tags(_check_labels(label_list, model.num_labels))
+    _check_max_seq_length(max_seq_length, 3, model.config.max_position_embeddings)
+    doc_stride = _check_doc_stride(doc_stride, max_seq_length)
+    vocab = tokenization.load_vocab(vocab_file)
+    cls_id, sep_id = _special_ids(vocab, vocab_file, model.config.vocab_size)
+    if tokenization.UNK_TOKEN not in vocab:
+        raise ExportError(f"Vocabulary file {vocab_file!r} has no {tokenization.UNK_TOKEN} "
+                          "token; pass the vocab.txt the model was trained with.")
+
+    tokenizer = InGraphTokenizer(vocab_file, do_lower_case) if text_signature else None
+    module = _TokenClassifierModule(
+        model, tokenizer, vocab_file, (cls_id, sep_id, vocab[tokenization.UNK_TOKEN]),
+        max_seq_length, doc_stride, labels, jit_compile, pad_to_max_seq_length)
+    crf = isinstance(model, BertCrfTokenClassifier)
+    ids_inputs = [*INPUT_NAMES, *(["label_weights"] if crf else [])]
+    signatures = {SERVE_IDS: module.serve_ids.get_concrete_function()}
+    signature_info = {SERVE_IDS: {"inputs": ids_inputs, "outputs": ["logits", "tag_ids"]}}
+    if text_signature:
+        signatures[SERVING_DEFAULT] = module.serve_text.get_concrete_function()
+        signatures[SERVE_WORDS] = module.serve_words.get_concrete_function()
+        signature_info[SERVING_DEFAULT] = {"inputs": ["text"], "outputs": list(WORD_OUTPUTS)}
+        signature_info[SERVE_WORDS] = {"inputs": ["words"], "outputs": list(WORD_OUTPUTS)}
+    info = {
+        "task": "token_classification",
+        "labels": labels,
+        "crf": crf,
+        "do_lower_case": do_lower_case,
+        "max_seq_length": max_seq_length,
+        "doc_stride": doc_stride,
+        "jit_compile": jit_compile,
+        "text_padding": "max_seq_length" if pad_to_max_seq_length else "longest_in_batch",
+        "signatures": signature_info,
+        "tensorflow_version": tf.__version__,
+    }
+    return _write_version(export_dir, module, signatures,
+                          _extras_writer(model, vocab_file, info))
 
 
 def _check_labels(label_list: Sequence[str] | None, num_labels: int) -> list[str] | None:
@@ -301,12 +661,35 @@ def _check_labels(label_list: Sequence[str] | None, num_labels: int) -> list[str
     return labels
 
 
-def _check_max_seq_length(max_seq_length: int, pair: bool, max_positions: int) -> None:
-    smallest = 3 if pair else 2
+def _check_tags(labels: list[str]) -> list[str]:
+    prefixes = (*_BEGIN_PREFIXES, *_CONTINUE_PREFIXES)
+    for label in labels:
+        try:
+            prefix, _ = split_tag(label)
+        except ValueError:
+            prefix = ""
+        if prefix != OUTSIDE and prefix not in prefixes:
+            raise ExportError(
+                f"label_list holds {label!r}, which is not a tag: pass tags such as 'O', "
+                f"'B-PER', 'I-PER' ('O' or X-TYPE with X one of {', '.join(prefixes)}).")
+    return labels
+
+
+def _check_max_seq_length(max_seq_length: int, smallest: int, max_positions: int) -> None:
     if not smallest <= max_seq_length <= max_positions:
         raise ExportError(
             f"max_seq_length must be between {smallest} (room for the special tokens) and "
             f"the model's max_position_embeddings ({max_positions}); got {max_seq_length}.")
+
+
+def _check_doc_stride(doc_stride: int | None, max_seq_length: int) -> int:
+    size = max_seq_length - 2
+    if doc_stride is None:
+        return max(1, size // 2)
+    if not 1 <= doc_stride <= size:
+        raise ExportError(f"doc_stride must be between 1 and max_seq_length - 2 = {size}; "
+                          f"got {doc_stride}.")
+    return doc_stride
 
 
 def _special_ids(vocab: dict[str, int], vocab_file: str, model_vocab_size: int,
@@ -324,9 +707,22 @@ def _special_ids(vocab: dict[str, int], vocab_file: str, model_vocab_size: int,
     return vocab[CLS_TOKEN], vocab[SEP_TOKEN]
 
 
+def _extras_writer(model, vocab_file: str, info: dict) -> Callable[[str], None]:
+    """Writes the files kept beside the SavedModel: `bert_config.json`, `vocab.txt`
+    and `export_info.json` (`info`)."""
+
+    def write_extras(directory: str) -> None:
+        model.config.to_json_file(os.path.join(directory, "bert_config.json"))
+        tf.io.gfile.copy(vocab_file, os.path.join(directory, "vocab.txt"))
+        with tf.io.gfile.GFile(os.path.join(directory, EXPORT_INFO_FILE), "w") as writer:
+            writer.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+
+    return write_extras
+
+
 def _write_version(export_dir: str, module: tf.Module,
                    signatures: dict[str, tf.types.experimental.ConcreteFunction],
-                   write_extras) -> str:
+                   write_extras: Callable[[str], None]) -> str:
     """Saves `module` into a new version folder of `export_dir`; returns its path."""
     gfile = tf.io.gfile
     if gfile.exists(export_dir) and not gfile.isdir(export_dir):

@@ -207,12 +207,33 @@ def test_bad_input_is_one_clear_line(tmp_path, model_files):
     assert "--doc_stride=30" in message and "22" in message
 
 
-def test_export_is_refused_clearly_before_training(tmp_path, model_files):
-    data = _write_task(tmp_path / "data", counts=(("train", 20),))
-    message = _error(tmp_path, model_files, data, "--do_train",
-                     f"--export_dir={tmp_path / 'export'}")
-    assert "--export_dir" in message and "not available" in message
-    assert not (tmp_path / "out" / "checkpoint").exists()  # Refused before training.
+def test_export_tags_every_word_as_the_script_predicted(tmp_path, model_files):
+    import tensorflow_text  # noqa: F401  Registers the ops the SavedModel uses.
+    data = _write_task(tmp_path / "data", counts=(("train", 80), ("test", 30)))
+    output, export_dir = tmp_path / "out", tmp_path / "export"
+    _run(data, output, model_files, "--do_train", "--do_predict", "--num_train_epochs=2",
+         f"--export_dir={export_dir}")
+    # The script's predictions, by sentence: `word gold predicted` lines.
+    sentences, current = [], []
+    for line in (output / "test_predictions.txt").read_text().splitlines() + [""]:
+        if line and not line.startswith("-DOCSTART-"):
+            current.append(line.split())
+        elif current:
+            sentences.append(current)
+            current = []
+    (version,) = list(export_dir.iterdir())
+    serve = tf.saved_model.load(str(version)).signatures["serve_words"]
+    width = max(len(sentence) for sentence in sentences)
+    words = [[word for word, _, _ in sentence] + [""] * (width - len(sentence))
+             for sentence in sentences]
+    served = serve(words=tf.constant(words))
+    tags = served["tags"].numpy().astype(str)
+    for row, sentence in enumerate(sentences):
+        assert served["num_words"][row] == len(sentence)
+        # The file is in the test file's scheme (IOBES), the SavedModel answers in
+        # IOB2: compare the entities.
+        assert conll.to_iob2(list(tags[row][:len(sentence)])) == conll.to_iob2(
+            [predicted for _, _, predicted in sentence])
 
 
 def _batch(seed: int = 0):
