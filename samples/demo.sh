@@ -70,4 +70,20 @@ echo "== 7. A raw-text request to the exported SavedModel (TensorFlow + tensorfl
 "$PY" samples/serve_request.py "$OUT/sentiment_export" \
   "The bakery on the square was wonderful." "The morning bus was terrible again."
 
+echo "== 8. run_ner.py: named entities on the sample CoNLL data, export"
+"$PY" run_ner.py --data_dir=samples/ner \
+  --init_checkpoint="$OUT/pretraining/model.ckpt-100" \
+  --bert_config_file=samples/bert_config.json --vocab_file=vocab/vocab.txt \
+  --output_dir="$OUT/ner" --do_train --do_eval --do_predict \
+  --max_seq_length=48 --train_batch_size=16 --learning_rate=2e-3 --num_train_epochs=10 \
+  --save_checkpoints_steps=1000 --log_steps=100 --iterations_per_loop=100 \
+  --export_dir="$OUT/ner_export"
+cat "$OUT/ner/eval_results.txt"
+echo "first lines of test_predictions.txt (word gold predicted):"
+head -8 "$OUT/ner/test_predictions.txt"
+
+echo "== 9. A raw-text request to the NER SavedModel"
+"$PY" samples/serve_request.py "$OUT/ner_export" \
+  "Mr Tom Carter sells bread at the market in Eastbrook."
+
 echo "Demo finished; outputs are in $OUT/."
