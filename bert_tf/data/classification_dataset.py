@@ -14,7 +14,7 @@ def pad_to_multiple(features: dict[str, np.ndarray],
     """Appends all-zero rows until the example count is a multiple of `multiple`, and
     adds `is_real_example` (float32: 1 for the given rows, 0 for the padding) — Google's
     `PaddingInputExample`, so every eval batch is full and shapes stay static."""
-    count = len(features["label_ids"])
+    count = len(features["input_ids"])
     padding = -count % multiple
     padded = {name: np.concatenate([array, np.zeros((padding, *array.shape[1:]),
                                                     array.dtype)])
@@ -24,10 +24,12 @@ def pad_to_multiple(features: dict[str, np.ndarray],
     return padded
 
 
-def _trim(batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """Cuts the sequence axis to the longest sequence of the batch (at least 1)."""
+def _trim(batch: dict[str, tf.Tensor], sequence_features: tuple[str, ...],
+          ) -> dict[str, tf.Tensor]:
+    """Cuts the sequence axis of `sequence_features` to the longest sequence of the
+    batch (at least 1)."""
     length = tf.maximum(tf.reduce_max(tf.reduce_sum(batch["input_mask"], axis=1)), 1)
-    return {name: value[:, :length] if name in _SEQUENCE_FEATURES else value
+    return {name: value[:, :length] if name in sequence_features else value
             for name, value in batch.items()}
 
 
@@ -69,13 +71,29 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
     Raises:
       UserInputError: if there are no training examples, or fewer than pipelines.
     """
-    missing = [name for name in FEATURE_NAMES if name not in features]
+    return array_dataset(features, FEATURE_NAMES, _SEQUENCE_FEATURES, batch_size,
+                         is_training, seed, input_context, drop_remainder, trim_padding,
+                         skip_batches)
+
+
+def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...],
+                  sequence_features: tuple[str, ...], batch_size: int, is_training: bool,
+                  seed: int | None = None,
+                  input_context: tf.distribute.InputContext | None = None,
+                  drop_remainder: bool = True, trim_padding: bool = False,
+                  skip_batches: int = 0) -> tf.data.Dataset:
+    """The pipeline behind `classification_dataset` for any in-memory features: the
+    arrays named `feature_names` (all with one row per example), of which
+    `sequence_features` are [examples, seq] and are cut by `trim_padding`. See
+    `classification_dataset` for the behaviour and the other arguments.
+    """
+    missing = [name for name in feature_names if name not in features]
     if missing:
-        raise ValueError(f"features lack {missing}; expected {list(FEATURE_NAMES)}.")
+        raise ValueError(f"features lack {missing}; expected {list(feature_names)}.")
     pipelines = input_context.num_input_pipelines if input_context else 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
-    features = {name: features[name] for name in FEATURE_NAMES}
-    count = len(features["label_ids"])
+    features = {name: features[name] for name in feature_names}
+    count = len(features["input_ids"])
     if is_training:
         if count < pipelines:
             raise UserInputError(f"{count} training examples cannot feed {pipelines} input "
@@ -89,7 +107,7 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
 
     # Shuffle and batch row indexes, then gather whole batches: the shuffle buffer
     # holds integers, not examples, and one gather per batch is cheap.
-    dataset = tf.data.Dataset.range(len(features["label_ids"]))
+    dataset = tf.data.Dataset.range(len(features["input_ids"]))
     if pipelines > 1:
         dataset = dataset.shard(pipelines, pipeline_id)
     if is_training:
@@ -103,6 +121,6 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
         lambda indexes: {name: tf.gather(tensor, indexes) for name, tensor in tensors.items()},
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if trim_padding:
-        dataset = dataset.map(_trim, num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
+        dataset = dataset.map(lambda batch: _trim(batch, sequence_features),
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
