@@ -31,6 +31,27 @@ def test_google_adamw_update_has_no_bias_correction_and_decays():
     np.testing.assert_allclose(_one_step(optimizer, w, g), expected, rtol=1e-5)
 
 
+def test_google_adamw_two_steps_with_and_without_decay():
+    import keras
+    w0, g1, g2, lr, wd = (np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, -0.3]),
+                          np.array([-0.2, 0.05, 0.4]), 0.01, 0.01)
+    optimizer = optimization.AdamWeightDecay(lr, weight_decay_rate=wd)
+    kernel = keras.Variable(w0.astype(np.float32), name="kernel")
+    bias = keras.Variable(w0.astype(np.float32), name="bias")  # Google never decays it.
+    for gradient in (g1, g2):
+        optimizer.apply([gradient.astype(np.float32)] * 2, [kernel, bias])
+    expected = {}
+    for name, decay in (("kernel", wd), ("bias", 0.0)):
+        w, m, v = w0, 0.0, 0.0
+        for g in (g1, g2):
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g ** 2
+            w = w - lr * (m / (np.sqrt(v) + 1e-6) + decay * w)
+        expected[name] = w
+    np.testing.assert_allclose(kernel.numpy(), expected["kernel"], rtol=1e-5)
+    np.testing.assert_allclose(bias.numpy(), expected["bias"], rtol=1e-5)
+
+
 def test_bias_corrected_variant():
     w, g, lr = np.array([0.5, -1.0]), np.array([0.1, 0.2]), 0.01
     m_hat, v_hat = (0.1 * g) / 0.1, (0.001 * g ** 2) / 0.001
