@@ -1,5 +1,6 @@
 """The flags `run_classifier.py` and `run_ner.py` share: Google's fine-tuning flags plus
 this project's additions, defined once, and the checks and objects made from them.
+`run_pretraining.py` shares the device flags (`define_device_flags`).
 
 Defining them is an explicit call from a script's top level (`define_flags()`), never
 a side effect of importing a library module.
@@ -46,21 +47,7 @@ def define_flags() -> None:
                          "(and, with early stopping, to evaluate on the dev set).")
     flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per call into the compiled "
                          "loop.")
-    flags.DEFINE_bool("use_tpu", False, "Run on a TPU (implies --distribution_strategy=tpu).")
-    flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use ('local' on Colab).")
-    flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-    flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-    flags.DEFINE_string("master", None, "TPU address (used when --tpu_name is not given).")
-    flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the TPU system "
-                         "reports its cores.")
-    flags.DEFINE_enum("distribution_strategy", "default", list(training.STRATEGIES),
-                      "default (one device), mirrored (local GPUs), multi_worker_mirrored "
-                      "(machines in TF_CONFIG) or tpu.")
-    flags.DEFINE_enum("mixed_precision", "none", list(training.PRECISIONS),
-                      "Compute in bf16 or fp16 (dynamic loss scaling); weights stay float32.")
-    flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
-    flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer "
-                         "step.")
+    define_device_flags()
     flags.DEFINE_integer("seed", 12345, "Seed for initialization, dropout and data order: "
                          "the same seed repeats a run.")
     flags.DEFINE_bool("freeze_embeddings", False, "Do not train the embedding layer.")
@@ -77,6 +64,27 @@ def define_flags() -> None:
     flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.")
     flags.DEFINE_integer("log_steps", 100, "Steps between progress lines.")
     flags.mark_flags_as_required(["output_dir"])
+
+
+def define_device_flags() -> None:
+    """Registers the flags of where and how training runs, which `run_pretraining.py`
+    shares too: Google's TPU flags, --distribution_strategy, --mixed_precision,
+    --jit_compile and --gradient_accumulation_steps."""
+    flags.DEFINE_bool("use_tpu", False, "Run on a TPU (implies --distribution_strategy=tpu).")
+    flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use ('local' on Colab).")
+    flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
+    flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
+    flags.DEFINE_string("master", None, "TPU address (used when --tpu_name is not given).")
+    flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the TPU system "
+                         "reports its cores.")
+    flags.DEFINE_enum("distribution_strategy", "default", list(training.STRATEGIES),
+                      "default (one device), mirrored (local GPUs), multi_worker_mirrored "
+                      "(machines in TF_CONFIG) or tpu.")
+    flags.DEFINE_enum("mixed_precision", "none", list(training.PRECISIONS),
+                      "Compute in bf16 or fp16 (dynamic loss scaling); weights stay float32.")
+    flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
+    flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer "
+                         "step.")
 
 
 def validate_flags() -> None:

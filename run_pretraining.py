@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 from absl import flags, logging
 
+import fine_tuning_flags
 from bert_tf import (checkpoints, cli, optimization, outputs, pretraining_objectives,
                      training)
 from bert_tf.configs import BertConfig
@@ -39,23 +40,10 @@ flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.")
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "How often to save a checkpoint.")
 flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per call into the compiled loop.")
 flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.")
-flags.DEFINE_bool("use_tpu", False, "Run on a TPU (implies --distribution_strategy=tpu).")
-flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use ('local' on Colab).")
-flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-flags.DEFINE_string("master", None, "TPU address (used when --tpu_name is not given).")
-flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the TPU system "
-                     "reports its cores.")
-flags.DEFINE_enum("distribution_strategy", "default", list(training.STRATEGIES),
-                  "default (one device), mirrored (local GPUs), multi_worker_mirrored "
-                  "(machines in TF_CONFIG) or tpu.")
-flags.DEFINE_enum("mixed_precision", "none", list(training.PRECISIONS),
-                  "Compute in bf16 or fp16 (with dynamic loss scaling); weights stay float32.")
+fine_tuning_flags.define_device_flags()
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Google's AdamW, or LAMB.")
 flags.DEFINE_bool("adam_bias_correction", False, "Use Adam's bias correction (Google's "
                   "optimizer has none).")
-flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer step.")
-flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_integer("keep_checkpoints", 5, "How many checkpoints to keep.")
 flags.DEFINE_integer("log_steps", 100, "Steps between progress lines and summaries.")
 flags.DEFINE_integer("seed", 12345, "Seed for initialization, dropout and data order.")
