@@ -1,6 +1,7 @@
 """`BertModel`, the BERT encoder as a Keras 3 model, and the task models built on it."""
 
 import keras
+from keras import ops
 
 from bert_tf.configs import BertConfig
 from bert_tf.layers import (BertEmbeddings, MaskedLMHead, NextSentenceHead, OutputHead,
@@ -42,6 +43,12 @@ class BertModel(_ConfiguredModel):
       * `pooled_output`: [batch, hidden], the tanh pooler on `[CLS]`;
       * `encoder_outputs`: list of every layer's [batch, seq, hidden] output.
 
+    Called with `output_positions` (int [batch, P]), the last layer is computed only
+    at `[CLS]` and those positions (it still attends to every position), which is
+    exact and saves most of a layer's work when nothing else is needed, as in
+    pre-training; `sequence_output` and `encoder_outputs[-1]` are then
+    [batch, P, hidden], the last layer at `output_positions`.
+
     The weights are created in the constructor, so a checkpoint can be loaded right
     away (`bert_tf.checkpoints.load_checkpoint`).
     """
@@ -58,7 +65,7 @@ class BertModel(_ConfiguredModel):
         self.pooler.build()
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, output_positions=None):
         """Encodes a batch; see the class docstring for inputs and outputs."""
         missing = [name for name in INPUT_NAMES if name not in inputs]
         if missing:
@@ -66,11 +73,19 @@ class BertModel(_ConfiguredModel):
                              f"with {', '.join(INPUT_NAMES)}.")
         embeddings = self.embeddings(inputs["input_ids"], inputs["segment_ids"],
                                      training=training)
-        encoder_outputs = self.encoder(embeddings, inputs["input_mask"], training=training)
-        sequence_output = encoder_outputs[-1]
+        last_layer_positions = None
+        if output_positions is not None:
+            # Position 0 first, for the pooler.
+            last_layer_positions = ops.concatenate(
+                [ops.zeros_like(output_positions[:, :1]), output_positions], axis=1)
+        encoder_outputs = self.encoder(embeddings, inputs["input_mask"], training=training,
+                                       last_layer_positions=last_layer_positions)
+        last_layer = encoder_outputs[-1]
+        if output_positions is not None:
+            encoder_outputs[-1] = last_layer[:, 1:]
         return {
-            "sequence_output": sequence_output,
-            "pooled_output": self.pooler(sequence_output),
+            "sequence_output": encoder_outputs[-1],
+            "pooled_output": self.pooler(last_layer),
             "encoder_outputs": encoder_outputs,
         }
 
@@ -81,6 +96,8 @@ class BertPretrainer(_ConfiguredModel):
     Called with the encoder's inputs plus `masked_lm_positions` (int [batch, P]), it
     returns `masked_lm_logits` [batch, P, vocab_size] and `next_sentence_logits`
     [batch, 2], both float32. The masked-LM output layer is the word-embedding table.
+    The encoder's last layer runs only at `[CLS]` and the masked positions, the only
+    ones the heads read.
     """
 
     def __init__(self, config: BertConfig, **kwargs):
@@ -98,11 +115,11 @@ class BertPretrainer(_ConfiguredModel):
         """Runs the encoder and both heads; see the class docstring."""
         if "masked_lm_positions" not in inputs:
             raise ValueError("BertPretrainer inputs lack masked_lm_positions.")
-        outputs = self.bert(inputs, training=training)
+        outputs = self.bert(inputs, training=training,
+                            output_positions=inputs["masked_lm_positions"])
         return {
-            "masked_lm_logits": self.masked_lm(
-                outputs["sequence_output"], inputs["masked_lm_positions"],
-                self.bert.embeddings.word_embeddings),
+            "masked_lm_logits": self.masked_lm(outputs["sequence_output"],
+                                               self.bert.embeddings.word_embeddings),
             "next_sentence_logits": self.next_sentence(outputs["pooled_output"]),
         }
 

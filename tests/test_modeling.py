@@ -81,6 +81,22 @@ def test_forward_pass_matches_numpy_reference(tiny_config):
     np.testing.assert_allclose(outputs["pooled_output"].numpy(), expected_pooled, atol=1e-5)
 
 
+def test_last_layer_at_output_positions_matches_numpy_reference(tiny_config):
+    model = BertModel(tiny_config)
+    inputs = _inputs(tiny_config)
+    # Repeated, unordered and padding positions, as masked-LM slots can be.
+    positions = np.array([[3, 0, 3], [8, 1, 6], [0, 4, 1]], np.int32)
+    outputs = model(inputs, output_positions=positions)
+    expected_layers, expected_pooled = _numpy_bert(_weights(model), tiny_config, inputs)
+    expected_last = np.take_along_axis(expected_layers[-1], positions[:, :, None], axis=1)
+    np.testing.assert_allclose(outputs["sequence_output"].numpy(), expected_last, atol=1e-5)
+    np.testing.assert_allclose(outputs["encoder_outputs"][-1].numpy(), expected_last,
+                               atol=1e-5)
+    for actual, expected in zip(outputs["encoder_outputs"][:-1], expected_layers[:-1]):
+        np.testing.assert_allclose(actual.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(outputs["pooled_output"].numpy(), expected_pooled, atol=1e-5)
+
+
 def test_padding_is_never_attended_to(tiny_config):
     model = BertModel(tiny_config)
     inputs = _inputs(tiny_config)

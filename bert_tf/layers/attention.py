@@ -54,20 +54,24 @@ class SelfAttention(common.BertLayer):
         return ops.reshape(x, (batch, length, self.config.num_attention_heads,
                                self.config.head_size))
 
-    def call(self, hidden_states, mask_adder, training=None):
-        """Attends every position to every unmasked position.
+    def call(self, from_states, mask_adder, training=None, to_states=None):
+        """Attends every position of `from_states` to every unmasked position of
+        `to_states` (Google's `attention_layer(from_tensor, to_tensor)`).
 
         Args:
-          hidden_states: float [B, S, H].
-          mask_adder: float32 [B, 1, 1, S] from `attention_mask_adder`.
+          from_states: float [B, F, H], where the queries come from.
+          mask_adder: float32 [B, 1, 1, T] from `attention_mask_adder`.
           training: whether dropout is active.
+          to_states: float [B, T, H], where the keys and values come from; by default
+            `from_states` (self-attention).
 
         Returns:
-          float [B, S, H]: the projected context, before the residual connection.
+          float [B, F, H]: the projected context, before the residual connection.
         """
-        query = self._split_heads(self.query(hidden_states))  # [B, F, N, D]
-        key = self._split_heads(self.key(hidden_states))  # [B, T, N, D]
-        value = self._split_heads(self.value(hidden_states))  # [B, T, N, D]
+        to_states = from_states if to_states is None else to_states
+        query = self._split_heads(self.query(from_states))  # [B, F, N, D]
+        key = self._split_heads(self.key(to_states))  # [B, T, N, D]
+        value = self._split_heads(self.value(to_states))  # [B, T, N, D]
         scores = ops.einsum("bfnd,btnd->bnft", query, key)  # [B, N, F, T]
         scores = scores * (1.0 / math.sqrt(self.config.head_size))
         # The softmax runs in float32 so that half-precision scores cannot overflow.
@@ -76,6 +80,6 @@ class SelfAttention(common.BertLayer):
                             axis=-1)
         probs = self.dropout(ops.cast(probs, self.compute_dtype), training=training)
         context = ops.einsum("bnft,btnd->bfnd", probs, value)  # [B, F, N, D]
-        batch, length = ops.shape(hidden_states)[0], ops.shape(hidden_states)[1]
+        batch, length = ops.shape(from_states)[0], ops.shape(from_states)[1]
         context = ops.reshape(context, (batch, length, self.config.hidden_size))
         return self.output_dense(context)

@@ -1,6 +1,7 @@
 """Building blocks shared by the BERT layers."""
 
 import keras
+import tensorflow as tf
 
 from bert_tf.configs import BertConfig
 
@@ -25,6 +26,15 @@ def layer_norm(config: BertConfig, name: str) -> keras.layers.LayerNormalization
     """
     return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name=name,
                                            dtype="float32")
+
+
+def gather_positions(sequence, positions):
+    """Picks `positions` [B, P] (int) out of `sequence` [B, S, H]: returns [B, P, H].
+
+    Whole rows are gathered (and, in the gradient, scattered back), rather than the
+    B * P * H single elements that `keras.ops.take_along_axis` would index.
+    """
+    return tf.gather(sequence, positions, batch_dims=1)
 
 
 class BertLayer(keras.layers.Layer):

@@ -7,17 +7,13 @@ word-embedding table itself (tied weights) plus its own bias; the next-sentence 
 a two-way classifier on the pooled output whose weights are stored `[2, H]`.
 """
 
+import tensorflow as tf
 from keras import ops
 
 from bert_tf.configs import BertConfig
 from bert_tf.layers import common
 from bert_tf.layers.activations import get_activation
 from bert_tf.layers.output_head import OutputHead
-
-
-def gather_positions(sequence, positions):
-    """Picks `positions` [B, P] (int) out of `sequence` [B, S, H]: returns [B, P, H]."""
-    return ops.take_along_axis(sequence, ops.expand_dims(positions, -1), axis=1)
 
 
 class MaskedLMHead(common.BertLayer):
@@ -39,23 +35,28 @@ class MaskedLMHead(common.BertLayer):
                                            initializer="zeros", name="output_bias")
         self.built = True
 
-    def call(self, sequence_output, masked_positions, embedding_table):
+    def call(self, masked_output, embedding_table):
         """Scores the vocabulary at each masked position.
 
         Args:
-          sequence_output: float [B, S, H], the encoder's last layer.
-          masked_positions: int [B, P], the positions to predict (padding slots may
-            point anywhere; their loss weight is 0).
+          masked_output: float [B, P, H], the encoder's last layer at the positions
+            to predict (`BertModel` with `output_positions`; padding slots may point
+            anywhere, their loss weight is 0).
           embedding_table: float [vocab_size, H], the word embeddings (tied weights).
 
         Returns:
           float32 logits [B, P, vocab_size].
         """
-        hidden = gather_positions(sequence_output, masked_positions)
-        hidden = ops.cast(self.layer_norm(self.dense(hidden)), self.compute_dtype)
+        batch, predictions = ops.shape(masked_output)[0], ops.shape(masked_output)[1]
+        hidden = ops.cast(self.layer_norm(self.dense(masked_output)), self.compute_dtype)
+        # One [B * P, H] x [H, V] product. As a batched product (an einsum over
+        # [B, P, H]) the table's gradient would be B copies of [V, H], summed after.
+        hidden = ops.reshape(hidden, (-1, self.config.hidden_size))
         table = ops.cast(embedding_table, self.compute_dtype)
-        logits = ops.einsum("bph,vh->bpv", hidden, table)
-        return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
+        logits = tf.matmul(hidden, table, transpose_b=True)
+        logits = tf.nn.bias_add(ops.cast(logits, "float32"),
+                                ops.cast(self.output_bias, "float32"))
+        return ops.reshape(logits, (batch, predictions, self.config.vocab_size))
 
 
 class NextSentenceHead(OutputHead):

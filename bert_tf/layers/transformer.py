@@ -34,12 +34,20 @@ class TransformerBlock(common.BertLayer):
         self.output_layer_norm.build((None, None, hidden))
         self.built = True
 
-    def call(self, hidden_states, mask_adder, training=None):
-        """Maps float [B, S, H] to float [B, S, H] (see `SelfAttention.call`)."""
-        attention = self.attention(hidden_states, mask_adder, training=training)
+    def call(self, hidden_states, mask_adder, training=None, output_positions=None):
+        """Maps float [B, S, H] to float [B, S, H] (see `SelfAttention.call`).
+
+        With `output_positions` (int [B, P]) only those positions are computed: their
+        queries still attend to all of `hidden_states`, and the result, [B, P, H],
+        equals the full output gathered at `output_positions`.
+        """
+        inputs = (hidden_states if output_positions is None
+                  else common.gather_positions(hidden_states, output_positions))
+        attention = self.attention(inputs, mask_adder, training=training,
+                                   to_states=hidden_states)
         attention = self.dropout(attention, training=training)
         # LayerNorm computes in float32; the rest of the block in the compute dtype.
-        hidden_states = ops.cast(self.attention_layer_norm(hidden_states + attention),
+        hidden_states = ops.cast(self.attention_layer_norm(inputs + attention),
                                  self.compute_dtype)
         feed_forward = self.output_dense(self.intermediate(hidden_states))
         feed_forward = self.dropout(feed_forward, training=training)
@@ -62,7 +70,7 @@ class TransformerEncoder(common.BertLayer):
             block.build()
         self.built = True
 
-    def call(self, embeddings, input_mask, training=None):
+    def call(self, embeddings, input_mask, training=None, last_layer_positions=None):
         """Runs the stack.
 
         Args:
@@ -70,14 +78,20 @@ class TransformerEncoder(common.BertLayer):
           input_mask: int [B, S], 1 for tokens and 0 for padding; padding is never
             attended to.
           training: whether dropout is active.
+          last_layer_positions: optional int [B, P]: the last block computes only
+            these positions (when nothing else of its output is needed, this saves
+            most of one layer's work).
 
         Returns:
-          A list with every block's output, each float [B, S, H].
+          A list with every block's output, each float [B, S, H]; the last one is
+          [B, P, H] with `last_layer_positions`.
         """
         mask_adder = attention_mask_adder(input_mask)
         outputs = []
         hidden_states = embeddings
-        for block in self.blocks:
-            hidden_states = block(hidden_states, mask_adder, training=training)
+        for index, block in enumerate(self.blocks):
+            positions = last_layer_positions if index == len(self.blocks) - 1 else None
+            hidden_states = block(hidden_states, mask_adder, training=training,
+                                  output_positions=positions)
             outputs.append(hidden_states)
         return outputs
