@@ -83,6 +83,19 @@ class _DecayingOptimizer(keras.optimizers.Optimizer):
         # Decided here, where variables still carry their Keras paths.
         self._decay_flags = [self.decays(variable) for variable in var_list]
 
+    def _clip_gradients(self, grads):
+        """Google's `tf.clip_by_global_norm`: its norm takes one fused L2Loss kernel per
+        gradient, where Keras' squares each gradient into a temporary and sums that."""
+        if not self.global_clipnorm or self.clipnorm or self.clipvalue:
+            return super()._clip_gradients(grads)
+        present = [index for index, gradient in enumerate(grads) if gradient is not None]
+        clipped, _ = tf.clip_by_global_norm([grads[index] for index in present],
+                                            self.global_clipnorm)
+        grads = list(grads)
+        for index, gradient in zip(present, clipped):
+            grads[index] = gradient
+        return grads
+
     def _adam_update(self, gradient, variable):
         """Updates the moments; returns m / (sqrt(v) + eps) (+ decay) for `variable`."""
         index = self._get_variable_index(variable)

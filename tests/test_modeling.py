@@ -132,11 +132,57 @@ def test_gelu_variants_match_their_formulas():
     assert not np.allclose(tanh_form, erf_form, atol=1e-5)  # The choice matters.
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_fused_training_gelu_matches_the_formula_and_its_derivative(dtype):
+    x = np.linspace(-5.0, 5.0, 41)
+    c = math.sqrt(2 / math.pi)
+    tanh = np.tanh(c * (x + 0.044715 * x ** 3))
+    value = 0.5 * x * (1 + tanh)
+    derivative = 0.5 * (1 + tanh) + 0.5 * x * (1 - tanh ** 2) * c * (1 + 3 * 0.044715 * x ** 2)
+    # The derivative written out above agrees with central differences of the formula.
+    step = 1e-6
+    numeric = (0.5 * (x + step) * (1 + np.tanh(c * ((x + step) + 0.044715 * (x + step) ** 3)))
+               - 0.5 * (x - step) * (1 + np.tanh(c * ((x - step) + 0.044715 * (x - step) ** 3)))
+               ) / (2 * step)
+    np.testing.assert_allclose(derivative, numeric, atol=1e-6)
+    inputs = tf.constant(x, dtype)
+    upstream = tf.constant(np.linspace(0.5, 2.0, 41), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = activations.gelu_fused(inputs)
+    gradient = tape.gradient(outputs, inputs, output_gradients=upstream)
+    assert outputs.dtype == gradient.dtype == dtype
+    exact_inputs = inputs.numpy().astype(np.float64)  # bf16 rounds the inputs first.
+    tanh = np.tanh(c * (exact_inputs + 0.044715 * exact_inputs ** 3))
+    atol, rtol = (1e-6, 1e-5) if dtype == "float32" else (2e-2, 2e-2)
+    np.testing.assert_allclose(outputs.numpy().astype(np.float64),
+                               0.5 * exact_inputs * (1 + tanh), atol=atol, rtol=rtol)
+    expected = upstream.numpy().astype(np.float64) * (
+        0.5 * (1 + tanh) + 0.5 * exact_inputs * (1 - tanh ** 2) * c
+        * (1 + 3 * 0.044715 * exact_inputs ** 2))
+    np.testing.assert_allclose(gradient.numpy().astype(np.float64), expected,
+                               atol=atol, rtol=rtol)
+    if dtype == "float32":
+        np.testing.assert_allclose(value, outputs.numpy(), atol=1e-6)
+
+
+def test_training_forward_pass_matches_numpy_reference(tiny_config):
+    # tiny_config has no dropout, so training changes only which kernels run.
+    model = BertModel(tiny_config)
+    inputs = _inputs(tiny_config)
+    outputs = model(inputs, training=True)
+    expected_layers, _ = _numpy_bert(_weights(model), tiny_config, inputs)
+    for actual, expected in zip(outputs["encoder_outputs"], expected_layers):
+        np.testing.assert_allclose(actual.numpy(), expected, atol=1e-5)
+
+
 def test_activation_follows_the_config(tiny_config):
     exact = BertModel(dataclasses.replace(tiny_config, hidden_act="gelu_exact"))
     tanh = BertModel(tiny_config)
-    assert exact.encoder.blocks[0].intermediate.activation is activations.gelu_exact
-    assert tanh.encoder.blocks[0].intermediate.activation is activations.gelu
+    assert exact.encoder.blocks[0].activation is activations.gelu_exact
+    assert exact.encoder.blocks[0].training_activation is activations.gelu_exact
+    assert tanh.encoder.blocks[0].activation is activations.gelu
+    assert tanh.encoder.blocks[0].training_activation is activations.gelu_fused
 
 
 def test_attention_kernels_are_two_dimensional_like_googles(tiny_config):

@@ -84,8 +84,19 @@ def test_weight_decay_skips_exactly_googles_layer_norm_and_bias_variables(tiny_c
     assert "cls/predictions/output_bias" not in decayed
 
 
-def test_create_optimizer_clips_by_global_norm():
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_create_optimizer_clips_by_global_norm(scale):
+    import keras
     optimizer = optimization.create_optimizer(0.1, num_train_steps=10, num_warmup_steps=0)
     assert optimizer.global_clipnorm == 1.0
+    # The global norm of [3, 0] and [4] is 5 (0.5 once scaled by 0.1); the first
+    # moment after one step is 0.1 * the clipped gradient.
+    gradients = [np.array([3.0, 0.0], np.float32) * scale, np.array([4.0], np.float32) * scale]
+    variables = [keras.Variable(np.ones(2, np.float32), name="kernel"),
+                 keras.Variable(np.ones(1, np.float32), name="bias")]
+    optimizer.apply(gradients, variables)
+    clipped = [g / max(1.0, 5.0 * scale) for g in gradients]
+    for momentum, expected in zip(optimizer._momentums, clipped):
+        np.testing.assert_allclose(momentum.numpy(), 0.1 * expected, rtol=1e-6)
     with pytest.raises(ValueError, match="Unknown optimizer"):
         optimization.create_optimizer(0.1, 10, 0, optimizer="sgd")

@@ -18,8 +18,10 @@ class TransformerBlock(common.BertLayer):
         super().__init__(config, **kwargs)
         self.attention = SelfAttention(config, name="attention")
         self.attention_layer_norm = common.layer_norm(config, "attention_layer_norm")
-        self.intermediate = common.dense(config, config.intermediate_size, "intermediate",
-                                         activation=get_activation(config.hidden_act))
+        # The activation is applied in `call`, in its training form when training.
+        self.intermediate = common.dense(config, config.intermediate_size, "intermediate")
+        self.activation = get_activation(config.hidden_act)
+        self.training_activation = get_activation(config.hidden_act, training=True)
         self.output_dense = common.dense(config, config.hidden_size, "output_dense")
         self.output_layer_norm = common.layer_norm(config, "output_layer_norm")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
@@ -49,7 +51,8 @@ class TransformerBlock(common.BertLayer):
         # LayerNorm computes in float32; the rest of the block in the compute dtype.
         hidden_states = ops.cast(self.attention_layer_norm(inputs + attention),
                                  self.compute_dtype)
-        feed_forward = self.output_dense(self.intermediate(hidden_states))
+        activation = self.training_activation if training else self.activation
+        feed_forward = self.output_dense(activation(self.intermediate(hidden_states)))
         feed_forward = self.dropout(feed_forward, training=training)
         return ops.cast(self.output_layer_norm(hidden_states + feed_forward),
                         self.compute_dtype)
