@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf.configs import BertConfig
-from bert_tf.layers import activations
+from bert_tf.layers import activations, common, fused_kernels
 from bert_tf.modeling import BertModel
 
 
@@ -149,7 +149,7 @@ def test_fused_training_gelu_matches_the_formula_and_its_derivative(dtype):
     upstream = tf.constant(np.linspace(0.5, 2.0, 41), dtype)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        outputs = activations.gelu_fused(inputs)
+        outputs = fused_kernels.gelu(inputs)
     gradient = tape.gradient(outputs, inputs, output_gradients=upstream)
     assert outputs.dtype == gradient.dtype == dtype
     exact_inputs = inputs.numpy().astype(np.float64)  # bf16 rounds the inputs first.
@@ -164,6 +164,76 @@ def test_fused_training_gelu_matches_the_formula_and_its_derivative(dtype):
                                atol=atol, rtol=rtol)
     if dtype == "float32":
         np.testing.assert_allclose(value, outputs.numpy(), atol=1e-6)
+
+
+def _numpy_layer_norm_loss(x, gamma, beta, upstream, epsilon):
+    mean = x.mean(-1, keepdims=True)
+    normalized = (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + epsilon)
+    return (upstream * (normalized * gamma + beta)).sum()
+
+
+def _central_differences(function, point, step=1e-6):
+    gradient = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        shifted = point.copy()
+        shifted[index] += step
+        above = function(shifted)
+        shifted[index] -= 2 * step
+        gradient[index] = (above - function(shifted)) / (2 * step)
+    return gradient
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_fused_training_layer_norm_matches_the_formula_and_its_gradients(dtype):
+    rng = np.random.default_rng(3)
+    x = tf.cast(tf.constant(rng.normal(1.0, 2.0, (2, 3, 6))), dtype)
+    gamma = rng.normal(1.0, 0.3, 6)
+    beta = rng.normal(0.0, 0.3, 6)
+    upstream = tf.cast(tf.constant(rng.normal(0.0, 1.0, (2, 3, 6))), dtype)
+    epsilon = 1e-3  # Large enough to take part in the gradient.
+    gamma_variable = tf.Variable(gamma, dtype=tf.float32)
+    beta_variable = tf.Variable(beta, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = fused_kernels.layer_norm(x, gamma_variable, beta_variable, epsilon)
+    gradients = tape.gradient(outputs, [x, gamma_variable, beta_variable],
+                              output_gradients=upstream)
+    assert outputs.dtype == gradients[0].dtype == dtype
+    # The references take the inputs as rounded to `dtype`, in float64.
+    x64, upstream64 = (t.numpy().astype(np.float64) for t in (x, upstream))
+    gamma64, beta64 = (v.numpy().astype(np.float64) for v in (gamma_variable, beta_variable))
+    mean = x64.mean(-1, keepdims=True)
+    normalized = (x64 - mean) / np.sqrt(((x64 - mean) ** 2).mean(-1, keepdims=True) + epsilon)
+    expected = [
+        _central_differences(
+            lambda p: _numpy_layer_norm_loss(p, gamma64, beta64, upstream64, epsilon), x64),
+        _central_differences(
+            lambda p: _numpy_layer_norm_loss(x64, p, beta64, upstream64, epsilon), gamma64),
+        _central_differences(
+            lambda p: _numpy_layer_norm_loss(x64, gamma64, p, upstream64, epsilon), beta64),
+    ]
+    atol, rtol = (1e-5, 1e-5) if dtype == "float32" else (3e-2, 2e-2)
+    np.testing.assert_allclose(outputs.numpy().astype(np.float64),
+                               normalized * gamma64 + beta64, atol=atol, rtol=rtol)
+    for actual, reference in zip(gradients, expected):
+        np.testing.assert_allclose(np.asarray(actual, np.float64), reference,
+                                   atol=atol, rtol=rtol)
+
+
+def test_layer_norm_layer_trains_fused_and_infers_with_keras_ops(tiny_config):
+    layer = common.layer_norm(tiny_config, "LayerNorm")
+    inputs = tf.random.stateless_normal((2, 5, tiny_config.hidden_size), seed=(1, 2))
+    layer.build(inputs.shape)
+    keras_reference = keras.layers.LayerNormalization(epsilon=tiny_config.layer_norm_eps)
+    keras_reference.build(inputs.shape)
+    keras_reference.set_weights(layer.get_weights())
+    np.testing.assert_allclose(layer(inputs, training=True).numpy(),
+                               keras_reference(inputs).numpy(), atol=1e-5)
+    np.testing.assert_allclose(layer(inputs, training=False).numpy(),
+                               keras_reference(inputs).numpy(), atol=1e-6)
+    half = tf.cast(inputs, tf.bfloat16)
+    assert layer(half, training=True).dtype == tf.bfloat16  # No cast on the way in or out.
+    assert layer(half, training=False).dtype == tf.float32
 
 
 def test_training_forward_pass_matches_numpy_reference(tiny_config):
@@ -182,7 +252,7 @@ def test_activation_follows_the_config(tiny_config):
     assert exact.encoder.blocks[0].activation is activations.gelu_exact
     assert exact.encoder.blocks[0].training_activation is activations.gelu_exact
     assert tanh.encoder.blocks[0].activation is activations.gelu
-    assert tanh.encoder.blocks[0].training_activation is activations.gelu_fused
+    assert tanh.encoder.blocks[0].training_activation is fused_kernels.gelu
 
 
 def test_attention_kernels_are_two_dimensional_like_googles(tiny_config):

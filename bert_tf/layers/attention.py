@@ -69,11 +69,13 @@ class SelfAttention(common.BertLayer):
           float [B, F, H]: the projected context, before the residual connection.
         """
         to_states = from_states if to_states is None else to_states
-        query = self._split_heads(self.query(from_states))  # [B, F, N, D]
+        # Scaling the queries by 1 / sqrt(D) scales the scores as Google does, but on
+        # [B, F, H] rather than [B, N, F, T]: fewer elements whenever T > D.
+        query = self.query(from_states) * (1.0 / math.sqrt(self.config.head_size))
+        query = self._split_heads(query)  # [B, F, N, D]
         key = self._split_heads(self.key(to_states))  # [B, T, N, D]
         value = self._split_heads(self.value(to_states))  # [B, T, N, D]
         scores = ops.einsum("bfnd,btnd->bnft", query, key)  # [B, N, F, T]
-        scores = scores * (1.0 / math.sqrt(self.config.head_size))
         # The softmax runs in float32 so that half-precision scores cannot overflow.
         # (Keras casts float layer inputs to the compute dtype, hence the second cast.)
         probs = ops.softmax(ops.cast(scores, "float32") + ops.cast(mask_adder, "float32"),
