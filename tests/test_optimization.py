@@ -2,6 +2,7 @@
 
 import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -16,7 +17,6 @@ def test_schedule_warms_up_from_zero_then_decays_to_zero():
 
 
 def _one_step(optimizer, weights, gradient):
-    import keras
     variable = keras.Variable(np.array(weights, np.float32), name="kernel")
     optimizer.apply([np.array(gradient, np.float32)], [variable])
     return variable.numpy()
@@ -32,7 +32,6 @@ def test_google_adamw_update_has_no_bias_correction_and_decays():
 
 
 def test_google_adamw_two_steps_with_and_without_decay():
-    import keras
     w0, g1, g2, lr, wd = (np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, -0.3]),
                           np.array([-0.2, 0.05, 0.4]), 0.01, 0.01)
     optimizer = optimization.AdamWeightDecay(lr, weight_decay_rate=wd)
@@ -86,7 +85,6 @@ def test_weight_decay_skips_exactly_googles_layer_norm_and_bias_variables(tiny_c
 
 @pytest.mark.parametrize("scale", [1.0, 0.1])
 def test_create_optimizer_clips_by_global_norm(scale):
-    import keras
     optimizer = optimization.create_optimizer(0.1, num_train_steps=10, num_warmup_steps=0)
     assert optimizer.global_clipnorm == 1.0
     # The global norm of [3, 0] and [4] is 5 (0.5 once scaled by 0.1); the first
