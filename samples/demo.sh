@@ -75,7 +75,7 @@ echo "== 8. run_ner.py: named entities on the sample CoNLL data, export"
   --init_checkpoint="$OUT/pretraining/model.ckpt-100" \
   --bert_config_file=samples/bert_config.json --vocab_file=vocab/vocab.txt \
   --output_dir="$OUT/ner" --do_train --do_eval --do_predict \
-  --max_seq_length=48 --train_batch_size=16 --learning_rate=2e-3 --num_train_epochs=10 \
+  --max_seq_length=48 --train_batch_size=16 --learning_rate=1e-3 --num_train_epochs=10 \
   --save_checkpoints_steps=1000 --log_steps=100 --iterations_per_loop=100 \
   --export_dir="$OUT/ner_export"
 cat "$OUT/ner/eval_results.txt"
