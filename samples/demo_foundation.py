@@ -12,6 +12,7 @@ import pathlib
 import shutil
 import sys
 
+import keras
 import tensorflow as tf
 
 from bert_tf import checkpoints, tokenization
@@ -39,6 +40,7 @@ def main(output_dir: pathlib.Path) -> None:
             sys.exit("The in-graph tokenizer disagrees with the Python tokenizer.")
 
     config = BertConfig.from_json_file(str(SAMPLES / "bert_config.json"))
+    keras.utils.set_random_seed(0)  # The same initial weights, and so the same demo, every run.
     model = BertModel(config)
     output_dir.mkdir(parents=True, exist_ok=True)
     prefix = checkpoints.save_google_checkpoint(model, str(output_dir / "bert_model.ckpt"))
