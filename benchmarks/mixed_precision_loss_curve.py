@@ -11,7 +11,6 @@ runs them, in subprocesses.
         --corpus=../shared/data/corpus/wikitext2_sample.txt
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,9 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
+
+from bert_tf import tokenization
+from bert_tf.configs import BertConfig
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("corpus", "../shared/data/corpus/wikitext2_sample.txt",
@@ -64,18 +66,13 @@ def _make_records(work_dir: str, vocab_file: str) -> str:
 
 
 def _write_config(work_dir: str, vocab_file: str) -> str:
-    with open(vocab_file, encoding="utf-8") as file:
-        vocab_size = sum(1 for _ in file)
     hidden = FLAGS.hidden_size
-    config = {"vocab_size": vocab_size, "hidden_size": hidden,
-              "num_hidden_layers": FLAGS.layers, "num_attention_heads": hidden // 64,
-              "intermediate_size": 4 * hidden, "hidden_act": "gelu",
-              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-              "max_position_embeddings": 512, "type_vocab_size": 2,
-              "initializer_range": 0.02}
+    config = BertConfig(vocab_size=len(tokenization.load_vocab(vocab_file)),
+                        hidden_size=hidden, num_hidden_layers=FLAGS.layers,
+                        num_attention_heads=hidden // 64, intermediate_size=4 * hidden,
+                        type_vocab_size=2)
     path = os.path.join(work_dir, "bert_config.json")
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(config, file, indent=2)
+    config.to_json_file(path)
     return path
 
 
