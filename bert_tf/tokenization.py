@@ -90,9 +90,33 @@ def load_vocab(vocab_file: str) -> "collections.OrderedDict[str, int]":
     return vocab
 
 
+def convert_to_unicode(text: str | bytes) -> str:
+    """`text` as `str`; bytes are decoded as UTF-8, dropping invalid bytes (Google's)."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "ignore")
+    raise ValueError(f"Unsupported string type: {type(text)}")
+
+
+def printable_text(text: str | bytes) -> str:
+    """`text` in a form fit for printing or logging (on Python 3, as `convert_to_unicode`)."""
+    return convert_to_unicode(text)
+
+
 def convert_by_vocab(vocab: dict, items: list) -> list:
     """Maps each item (token or id) through `vocab`."""
     return [vocab[item] for item in items]
+
+
+def convert_tokens_to_ids(vocab: dict, tokens: list[str]) -> list[int]:
+    """Maps tokens to ids through `vocab` (token -> id), as Google's module function."""
+    return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab: dict, ids: list[int]) -> list[str]:
+    """Maps ids to tokens through `inv_vocab` (id -> token), as Google's module function."""
+    return convert_by_vocab(inv_vocab, ids)
 
 
 def whitespace_tokenize(text: str) -> list[str]:
@@ -112,8 +136,8 @@ class BasicTokenizer:
         self.do_lower_case = do_lower_case
 
     def tokenize(self, text: str) -> list[str]:
-        """Returns the basic (pre-WordPiece) tokens of `text`."""
-        text = self._tokenize_chinese_chars(self._clean_text(text))
+        """Returns the basic (pre-WordPiece) tokens of `text` (str, or UTF-8 bytes)."""
+        text = self._tokenize_chinese_chars(self._clean_text(convert_to_unicode(text)))
         split_tokens = []
         for token in whitespace_tokenize(text):
             if self.do_lower_case:
@@ -166,7 +190,7 @@ class WordpieceTokenizer:
         For example `"unaffable"` becomes `["un", "##aff", "##able"]`.
         """
         output_tokens = []
-        for word in whitespace_tokenize(text):
+        for word in whitespace_tokenize(convert_to_unicode(text)):
             output_tokens.extend(self._tokenize_word(word))
         return output_tokens
 
@@ -278,6 +302,13 @@ def is_punctuation(char: str) -> bool:
     if any(low <= cp <= high for low, high in ASCII_PUNCTUATION_RANGES):
         return True
     return unicodedata.category(char).startswith("P")
+
+
+# Google's private names for the character classes: its own tests (and programs
+# written against its module) call them.
+_is_whitespace = is_whitespace
+_is_control = is_control
+_is_punctuation = is_punctuation
 
 
 def validate_case_matches_checkpoint(do_lower_case: bool, init_checkpoint: str | None) -> None:

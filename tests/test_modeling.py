@@ -122,14 +122,17 @@ def test_layer_norm_epsilon_is_berts_not_keras_default(tiny_config):
     np.testing.assert_allclose(norms[0](x).numpy(), normalized, rtol=1e-3)
 
 
+_GELU_POINTS = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], np.float32)
+_GELU_TANH = [0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+              for v in _GELU_POINTS]
+_GELU_ERF = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in _GELU_POINTS]
+
+
 def test_gelu_variants_match_their_formulas():
-    x = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], np.float32)
-    tanh_form = [0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
-                 for v in x]
-    erf_form = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x]
-    np.testing.assert_allclose(activations.gelu(x).numpy(), tanh_form, atol=1e-6)
-    np.testing.assert_allclose(activations.gelu_exact(x).numpy(), erf_form, atol=1e-6)
-    assert not np.allclose(tanh_form, erf_form, atol=1e-5)  # The choice matters.
+    np.testing.assert_allclose(activations.gelu(_GELU_POINTS).numpy(), _GELU_TANH, atol=1e-6)
+    np.testing.assert_allclose(activations.gelu_exact(_GELU_POINTS).numpy(), _GELU_ERF,
+                               atol=1e-6)
+    assert not np.allclose(_GELU_TANH, _GELU_ERF, atol=1e-5)  # The choice matters.
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
@@ -247,12 +250,15 @@ def test_training_forward_pass_matches_numpy_reference(tiny_config):
 
 
 def test_activation_follows_the_config(tiny_config):
-    exact = BertModel(dataclasses.replace(tiny_config, hidden_act="gelu_exact"))
-    tanh = BertModel(tiny_config)
-    assert exact.encoder.blocks[0].activation is activations.gelu_exact
-    assert exact.encoder.blocks[0].training_activation is activations.gelu_exact
-    assert tanh.encoder.blocks[0].activation is activations.gelu
-    assert tanh.encoder.blocks[0].training_activation is fused_kernels.gelu
+    """Each config's activation, for inference and for training, gives its formula's
+    values (Google's "gelu" the tanh form, "gelu_exact" the erf form)."""
+    for hidden_act, formula in (("gelu", _GELU_TANH), ("gelu_exact", _GELU_ERF)):
+        block = BertModel(dataclasses.replace(tiny_config, hidden_act=hidden_act)) \
+            .encoder.blocks[0]
+        for activation in (block.activation, block.training_activation):
+            values = keras.ops.convert_to_numpy(activation(tf.constant(_GELU_POINTS)))
+            np.testing.assert_allclose(values, formula, atol=1e-6,
+                                       err_msg=f"{hidden_act}: {activation}")
 
 
 def test_attention_kernels_are_two_dimensional_like_googles(tiny_config):
