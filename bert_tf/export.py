@@ -18,7 +18,14 @@ Signatures (`SERVING_DEFAULT` and `SERVE_IDS`):
     TensorFlow ops.
 
 Both return `probabilities` float32 [batch, num_labels] and `label` tf.string [batch]
-for classification, or `score` float32 [batch] for regression (one output).
+for classification, or `score` float32 [batch] for regression (one output). An empty
+batch is answered with empty outputs ([0, num_labels], [0]) without running the model.
+
+`serve_ids` refuses, with an InvalidArgumentError naming the input, the valid range and
+the first offending id and its place, any `input_ids` outside [0, vocab_size) and any
+`segment_ids` outside [0, type_vocab_size) (the same for the NER export). Unchecked, an
+id past the end fails deep in the embedding lookup on CPU (and reads zeros on GPU), and
+a negative one is silently read from the end of the table, as NumPy indexes.
 
 Loading. The functions capture the model's variables, not the Keras model: loading
 needs TensorFlow and tensorflow_text (imported first, to register its ops), no
@@ -59,7 +66,8 @@ training (`bert_tf.data.ner_features`). Its signatures:
     `label_weights`, float32 [batch, seq], 1 at the first piece of each word, the
     positions the CRF chains) -> `logits` float32 [batch, seq, num_labels] and
     `tag_ids` int32 [batch, seq] (argmax, or Viterbi at the word positions and 0
-    elsewhere). Core TensorFlow ops only.
+    elsewhere). Core TensorFlow ops only. Ids are checked as for the classifier; an
+    input without positions ([0, seq], [batch, 0]) gets empty outputs of its shape.
 
 The two word signatures return, per row, its words and their tags and the entities
 those tags make (conlleval's chunking, `bert_tf.entity_metrics.get_chunks`):
@@ -78,6 +86,17 @@ for `serve_words`.) Long inputs are never cut: a row with more pieces than fit b
 each word takes its prediction from the window where it has the most context, exactly
 as `run_ner.py` predicts a long sentence. Each row is a sentence of its own: there is
 no document context.
+
+So the work grows with the words: a row of n words takes about 1.3 n / doc_stride
+windows of English text, each a forward pass over `max_seq_length` positions. The word
+signatures therefore refuse a row of more than `max_words_per_request` words (default
+`DEFAULT_MAX_WORDS_PER_REQUEST`, 2048, about 45 windows at max_seq_length 128) with an
+InvalidArgumentError that gives the row, its word count and the limit, checked right
+after the words are split and before any WordPiece or model work. The cap counts the
+words of each row, not of the whole batch: TF Serving's batching may merge several
+requests into one batch, and a row's count does not depend on its neighbours; the
+batch size is bounded by the server (its batching `max_batch_size`, its largest
+message).
 """
 
 import json
@@ -99,6 +118,8 @@ SERVING_DEFAULT = "serving_default"
 SERVE_IDS = "serve_ids"
 SERVE_WORDS = "serve_words"
 EXPORT_INFO_FILE = "export_info.json"
+# The most words a row of the NER word signatures may hold (see the module docstring).
+DEFAULT_MAX_WORDS_PER_REQUEST = 2048
 WORD_OUTPUTS = ("words", "tags", "num_words", "entity_starts", "entity_ends",
                 "entity_types", "num_entities")
 _TEMPORARY_PREFIX = "temp-"
@@ -235,6 +256,42 @@ def best_windows(positions: tf.Tensor, starts: tf.Tensor, valid: tf.Tensor,
     return tf.argmax(key, axis=1)
 
 
+def _fail_unless(ok: tf.Tensor, message: Callable[[], tf.Tensor]) -> tf.Operation:
+    """An op that fails the call with InvalidArgumentError "assertion failed:
+    [<message()>]" unless the scalar bool `ok` holds; `message` is run only then, so it
+    may read what exists only in a failing input."""
+    text = tf.cond(ok, lambda: tf.constant(""), message)
+    return tf.debugging.Assert(ok, [text])
+
+
+def _check_id_range(name: str, ids: tf.Tensor, size: int, meaning: str) -> tf.Operation:
+    """Fails unless every id of int [batch, seq] `ids` is in [0, size); the message
+    names the input `name`, the range (`meaning` says what it indexes) and the first id
+    outside it with its row and position."""
+    outside = (ids < 0) | (ids >= size)
+
+    def message() -> tf.Tensor:
+        first = tf.where(outside)[0]  # [row, position]
+        return tf.strings.format(
+            f"{name} must be in [0, {size}) ({meaning}); got {{}} at row {{}}, "
+            "position {}.", [tf.gather_nd(ids, first), first[0], first[1]])
+
+    return _fail_unless(~tf.reduce_any(outside), message)
+
+
+def _checked_ids(inputs: dict[str, tf.Tensor], vocab_size: int, type_vocab_size: int,
+                 ) -> dict[str, tf.Tensor]:
+    """`inputs`, usable only once their `input_ids` are known to be in [0, vocab_size)
+    and their `segment_ids` in [0, type_vocab_size): the embedding lookup would read a
+    negative id from the end of its table, as NumPy indexes, and answer silently."""
+    checks = [_check_id_range("input_ids", inputs["input_ids"], vocab_size,
+                              "vocabulary ids"),
+              _check_id_range("segment_ids", inputs["segment_ids"], type_vocab_size,
+                              "token type ids")]
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in inputs.items()}
+
+
 class _ServingModule(tf.Module):
     """What every exported SavedModel holds: the vocabulary asset, the model's
     variables and its forward pass as a `tf.function` over int32 [batch, seq] inputs."""
@@ -279,6 +336,7 @@ class _ClassifierModule(_ServingModule):
         self._pad_to_max = pad_to_max_seq_length
         self._labels = label_list
         self._num_labels = model.num_labels
+        self._vocab_sizes = (model.config.vocab_size, model.config.type_vocab_size)
         self.serve_ids = tf.function(self._serve_ids, input_signature=list(
             _ids_specs().values()))
         if tokenizer is not None:
@@ -286,6 +344,14 @@ class _ClassifierModule(_ServingModule):
             if pair:
                 text_specs.append(tf.TensorSpec([None], tf.string, name="text_b"))
             self.serve_text = tf.function(self._serve_text, input_signature=text_specs)
+
+    def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        """float32 [batch, num_labels]: the model's logits, or [0, num_labels] for an
+        empty batch, which the model cannot take (no texts pack to [0, 0] inputs, with
+        no `[CLS]` for the pooler to read)."""
+        return tf.cond(tf.shape(inputs["input_ids"])[0] > 0,
+                       lambda: self._forward(inputs),
+                       lambda: tf.zeros([0, self._num_labels], tf.float32))
 
     def _outputs(self, logits: tf.Tensor) -> dict[str, tf.Tensor]:
         # The compiled call's output has no static shape; the signature should.
@@ -298,8 +364,9 @@ class _ClassifierModule(_ServingModule):
                 "label": tf.gather(labels, tf.argmax(probabilities, axis=-1))}
 
     def _serve_ids(self, input_ids, input_mask, segment_ids):
-        return self._outputs(self._forward({"input_ids": input_ids, "input_mask": input_mask,
-                                            "segment_ids": segment_ids}))
+        inputs = _checked_ids({"input_ids": input_ids, "input_mask": input_mask,
+                               "segment_ids": segment_ids}, *self._vocab_sizes)
+        return self._outputs(self._logits(inputs))
 
     def _serve_text(self, text_a, text_b=None):
         segments = [self.tokenizer.tokenize(text_a)]
@@ -309,7 +376,7 @@ class _ClassifierModule(_ServingModule):
         segments = truncate_to_budget(segments, self._max_seq_length - special_tokens)
         inputs = pack_segments(segments, self._cls_id, self._sep_id,
                                self._max_seq_length if self._pad_to_max else None)
-        return self._outputs(self._forward(inputs))
+        return self._outputs(self._logits(inputs))
 
 
 def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str,
@@ -444,7 +511,7 @@ class _TokenClassifierModule(_ServingModule):
     def __init__(self, model: BertTokenClassifier, tokenizer: InGraphTokenizer | None,
                  vocab_file: str, special_ids: tuple[int, int, int], max_seq_length: int,
                  doc_stride: int, label_list: list[str], jit_compile: bool,
-                 pad_to_max_seq_length: bool):
+                 pad_to_max_seq_length: bool, max_words_per_request: int):
         crf = isinstance(model, BertCrfTokenClassifier)
 
         def forward(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -463,6 +530,8 @@ class _TokenClassifierModule(_ServingModule):
         self._pad_to_max = pad_to_max_seq_length
         self._labels = label_list
         self._scheme = _TagScheme(label_list)
+        self._max_words = max_words_per_request
+        self._vocab_sizes = (model.config.vocab_size, model.config.type_vocab_size)
         self.serve_ids = tf.function(self._serve_ids, input_signature=list(specs.values()))
         if tokenizer is not None:
             self.tokenizer = tokenizer
@@ -479,7 +548,16 @@ class _TokenClassifierModule(_ServingModule):
                   "segment_ids": segment_ids}
         if label_weights is not None:
             inputs["label_weights"] = label_weights
-        outputs = self._forward(inputs)
+        inputs = _checked_ids(inputs, *self._vocab_sizes)
+        shape = tf.shape(inputs["input_ids"])
+
+        def empty() -> dict[str, tf.Tensor]:
+            return {"logits": tf.zeros(tf.concat([shape, [len(self._labels)]], 0)),
+                    "tag_ids": tf.zeros(shape, tf.int32)}
+
+        # Without positions the model need not run (and the CRF cannot scan [0, 0]).
+        outputs = tf.cond(tf.size(inputs["input_ids"]) > 0,
+                          lambda: self._forward(inputs), empty)
         return {"logits": tf.ensure_shape(outputs["logits"], [None, None, len(self._labels)]),
                 "tag_ids": outputs["tag_ids"]}
 
@@ -497,7 +575,8 @@ class _TokenClassifierModule(_ServingModule):
     def _tag_words(self, words: tf.RaggedTensor, width: tf.Tensor | None,
                    ) -> dict[str, tf.Tensor]:
         """Tags and entities of words [batch, (words)]; dense outputs `width` wide
-        (None: the longest row)."""
+        (None: the longest row). Fails for a row over the word cap."""
+        words = self._within_word_cap(words)
         # Without words (an empty batch, or only empty texts) the model need not run,
         # and the windowing would give it a [0, 0] batch, which the CRF cannot scan.
         tag_ids = words.with_flat_values(tf.cond(
@@ -512,6 +591,24 @@ class _TokenClassifierModule(_ServingModule):
             "num_words": tf.cast(words.row_lengths(), tf.int32),
             **self._scheme.entities(tag_ids),
         }
+
+    def _within_word_cap(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
+        """`words` [batch, (words)], usable only once no row holds more than
+        `max_words_per_request` words: the tokenization and the model, whose work grows
+        with the words, wait for the check, so an oversized request fails quickly."""
+        counts = tf.concat([words.row_lengths(), [0]], axis=0)  # 0: an empty batch passes.
+        row = tf.argmax(counts)
+        limit = self._max_words
+
+        def message() -> tf.Tensor:
+            return tf.strings.format(
+                f"Row {{}} of the batch has {{}} words, more than the {limit} words per "
+                "row this model takes (max_words_per_request); split long texts into "
+                "shorter ones.", [row, counts[row]])
+
+        check = _fail_unless(counts[row] <= limit, message)
+        with tf.control_dependencies([check]):
+            return words.with_flat_values(tf.identity(words.flat_values))
 
     def _word_tag_ids(self, words: tf.RaggedTensor) -> tf.Tensor:
         """The label id of every word (flat, [words]), predicted on its first piece in
@@ -565,7 +662,9 @@ def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
                             vocab_file: str, do_lower_case: bool, max_seq_length: int,
                             label_list: Sequence[str], doc_stride: int | None = None,
                             jit_compile: bool = False, pad_to_max_seq_length: bool = False,
-                            text_signature: bool = True) -> str:
+                            text_signature: bool = True,
+                            max_words_per_request: int = DEFAULT_MAX_WORDS_PER_REQUEST,
+                            ) -> str:
     """Writes a SavedModel of a token classifier (NER) that tags words, for TF Serving.
 
     Version folders, files, loading and `text_signature` are as for
@@ -589,14 +688,21 @@ def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
         batch's longest window, which gives the same tags.
       text_signature: include `serving_default` and `serve_words` (they need
         tensorflow_text's ops); False writes `serve_ids` alone.
+      max_words_per_request: the most words a row (one text, or one row of `words`)
+        of the word signatures may hold; a row with more fails the request with an
+        InvalidArgumentError that says so before any tokenization or model work. It
+        bounds the work a row can ask for (about 1.3 * words / doc_stride windows of
+        English text); a server's batch size bounds the rows. Kept in
+        `export_info.json` (None there without the word signatures).
 
     Returns:
       The path of the new version folder.
 
     Raises:
       ExportError: for labels that do not match the model's outputs or are not
-        tags, a `max_seq_length` or `doc_stride` out of range, a vocabulary that
-        does not fit the model, or an unusable `export_dir`.
+        tags, a `max_seq_length` or `doc_stride` out of range, a
+        `max_words_per_request` below 1, a vocabulary that does not fit the model,
+        or an unusable `export_dir`.
       bert_tf.tokenization.VocabError: for a bad vocabulary file.
       TypeError: if `model` is not a `BertTokenClassifier`.
     """
@@ -609,6 +715,7 @@ def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
     labels = _check_tags(_check_labels(label_list, model.num_labels))
     _check_max_seq_length(max_seq_length, 3, model.config.max_position_embeddings)
     doc_stride = _check_doc_stride(doc_stride, max_seq_length)
+    _check_max_words(max_words_per_request)
     vocab = tokenization.load_vocab(vocab_file)
     cls_id, sep_id = _special_ids(vocab, vocab_file, model.config.vocab_size)
     if tokenization.UNK_TOKEN not in vocab:
@@ -618,7 +725,8 @@ def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
     tokenizer = InGraphTokenizer(vocab_file, do_lower_case) if text_signature else None
     module = _TokenClassifierModule(
         model, tokenizer, vocab_file, (cls_id, sep_id, vocab[tokenization.UNK_TOKEN]),
-        max_seq_length, doc_stride, labels, jit_compile, pad_to_max_seq_length)
+        max_seq_length, doc_stride, labels, jit_compile, pad_to_max_seq_length,
+        max_words_per_request)
     crf = isinstance(model, BertCrfTokenClassifier)
     ids_inputs = [*INPUT_NAMES, *(["label_weights"] if crf else [])]
     signatures = {SERVE_IDS: module.serve_ids.get_concrete_function()}
@@ -635,6 +743,7 @@ def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
         "do_lower_case": do_lower_case,
         "max_seq_length": max_seq_length,
         "doc_stride": doc_stride,
+        "max_words_per_request": max_words_per_request if text_signature else None,
         "jit_compile": jit_compile,
         "text_padding": "max_seq_length" if pad_to_max_seq_length else "longest_in_batch",
         "signatures": signature_info,
@@ -690,6 +799,13 @@ def _check_doc_stride(doc_stride: int | None, max_seq_length: int) -> int:
         raise ExportError(f"doc_stride must be between 1 and max_seq_length - 2 = {size}; "
                           f"got {doc_stride}.")
     return doc_stride
+
+
+def _check_max_words(max_words_per_request: int) -> None:
+    if (not isinstance(max_words_per_request, int) or isinstance(max_words_per_request, bool)
+            or max_words_per_request < 1):
+        raise ExportError("max_words_per_request must be a positive number of words; got "
+                          f"{max_words_per_request!r}.")
 
 
 def _special_ids(vocab: dict[str, int], vocab_file: str, model_vocab_size: int,

@@ -169,6 +169,57 @@ def test_ids_signature_equals_text_signature(pair_export):
     assert from_ids["label"].numpy().tolist() == from_text["label"].numpy().tolist()
 
 
+@pytest.mark.parametrize("fixture, outputs", [
+    pytest.param("pair_export", {"probabilities": (0, len(LABELS)), "label": (0,)}, id="pair"),
+    pytest.param("single_export", {"probabilities": (0, 2), "label": (0,)}, id="single"),
+    pytest.param("regression_export", {"score": (0,)}, id="regression"),
+])
+def test_empty_batch_answers_empty(request, fixture, outputs):
+    _, path = request.getfixturevalue(fixture)
+    signatures = tf.saved_model.load(path).signatures
+    pair = fixture != "single_export"
+    texts = {"text_a": tf.constant([], tf.string),
+             **({"text_b": tf.constant([], tf.string)} if pair else {})}
+    for signature, inputs in [
+            (export.SERVING_DEFAULT, texts),
+            (export.SERVE_IDS, {name: tf.zeros([0, 5], tf.int32) for name in INPUT_NAMES}),
+            (export.SERVE_IDS, {name: tf.zeros([0, 0], tf.int32) for name in INPUT_NAMES})]:
+        answer = signatures[signature](**inputs)
+        assert {name: tuple(value.shape) for name, value in answer.items()} == outputs, (
+            signature, inputs["text_a" if "text_a" in inputs else "input_ids"].shape)
+
+
+def _one_row(input_ids: list[int], segment_ids: list[int]) -> dict[str, tf.Tensor]:
+    return {"input_ids": tf.constant([input_ids], tf.int32),
+            "input_mask": tf.ones([1, len(input_ids)], tf.int32),
+            "segment_ids": tf.constant([segment_ids], tf.int32)}
+
+
+@pytest.mark.parametrize("name, value, message", [
+    pytest.param("input_ids", -1, r"input_ids must be in \[0, {vocab}\).*got -1 at row 0, "
+                 r"position 2", id="negative_input_id"),
+    pytest.param("input_ids", "vocab", r"input_ids must be in \[0, {vocab}\).*got {vocab} "
+                 r"at row 0, position 2", id="input_id_past_vocabulary"),
+    pytest.param("segment_ids", -1, r"segment_ids must be in \[0, 2\).*got -1 at row 0, "
+                 r"position 2", id="negative_segment_id"),
+    pytest.param("segment_ids", 2, r"segment_ids must be in \[0, 2\).*got 2 at row 0, "
+                 r"position 2", id="segment_id_past_type_vocabulary"),
+])
+def test_ids_signature_rejects_ids_out_of_range(pair_export, name, value, message):
+    model, path = pair_export
+    vocab = model.config.vocab_size
+    value = vocab if value == "vocab" else value
+    rows = {"input_ids": [2, 40, 41, 3], "segment_ids": [0, 0, 1, 1]}
+    rows[name] = rows[name][:2] + [value] + rows[name][3:]
+    serve_ids = tf.saved_model.load(path).signatures[export.SERVE_IDS]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message.format(vocab=vocab)):
+        serve_ids(**_one_row(rows["input_ids"], rows["segment_ids"]))
+    # The ends of both ranges are valid ids: the answer is the model's.
+    inputs = _one_row([2, 0, vocab - 1, 3], [0, 0, 1, 1])
+    np.testing.assert_allclose(serve_ids(**inputs)["probabilities"].numpy(),
+                               tf.nn.softmax(model(inputs)["logits"]).numpy(), atol=1e-5)
+
+
 def test_version_folder_files(pair_export):
     model, path = pair_export
     assert pathlib.Path(path).name.isdigit()

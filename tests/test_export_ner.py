@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -142,6 +143,20 @@ def crf_export(tmp_path_factory):
     return model, path
 
 
+# A cap small enough to test both sides of it, on windows of 6 pieces.
+CAP, CAPPED_MAX_SEQ_LENGTH = 12, 8
+
+
+@pytest.fixture(scope="module")
+def capped_export(tmp_path_factory):
+    model = _tagger(BertTokenClassifier, seed=4)
+    path = export.export_token_classifier(
+        model, str(tmp_path_factory.mktemp("capped")), vocab_file=VOCAB,
+        do_lower_case=True, max_seq_length=CAPPED_MAX_SEQ_LENGTH, label_list=LABELS,
+        max_words_per_request=CAP)
+    return model, path
+
+
 @pytest.fixture(scope="module")
 def plain_outputs(plain_export):
     signature = tf.saved_model.load(plain_export[1]).signatures[export.SERVING_DEFAULT]
@@ -257,6 +272,104 @@ def test_batches_without_words(crf_export, signature, inputs):
     assert outputs["tags"].shape[0] == outputs["entity_starts"].shape[0] == batch
 
 
+def test_text_at_the_word_cap_is_tagged(capped_export):
+    model, path = capped_export
+    text = "John Smith met Mary Jones in New York on Friday 1996 ."
+    rows = _basic_words([text, "Peter"])
+    assert len(rows[0]) == CAP
+    outputs = tf.saved_model.load(path).signatures[export.SERVING_DEFAULT](
+        text=tf.constant([text, "Peter"]))
+    assert outputs["num_words"].numpy().tolist() == [CAP, 1]
+    assert _rows(outputs["tags"].numpy(), outputs["num_words"].numpy()) == _python_tags(
+        model, rows, CAPPED_MAX_SEQ_LENGTH)
+
+
+def test_text_over_the_word_cap_is_refused(capped_export):
+    serve_text = tf.saved_model.load(capped_export[1]).signatures[export.SERVING_DEFAULT]
+    texts = ["Peter", "John Smith met Mary Jones in New York on Friday 1996 . Again"]
+    assert len(_basic_words(texts)[1]) == CAP + 1
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Row 1 of the batch has 13 words, more than the 12 words "
+                             r"per row this model takes \(max_words_per_request\)"):
+        serve_text(text=tf.constant(texts))
+
+
+def test_serve_words_respects_the_word_cap(capped_export):
+    model, path = capped_export
+    serve_words = tf.saved_model.load(path).signatures[export.SERVE_WORDS]
+    at_cap = [["Peter"] * CAP, ["EU"]]
+    # Padding after a row's last word is not a word: a wide tensor is fine.
+    words = tf.constant([row + [""] * (3 * CAP - len(row)) for row in at_cap])
+    outputs = serve_words(words=words)
+    assert outputs["num_words"].numpy().tolist() == [CAP, 1]
+    assert _rows(outputs["tags"].numpy(), outputs["num_words"].numpy()) == _python_tags(
+        model, at_cap, CAPPED_MAX_SEQ_LENGTH)
+    # An empty word before the last counts: it is tagged (as [UNK]).
+    over = [["EU"], ["Peter"] * (CAP - 1) + ["", "Peter"]]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="Row 1 of the batch has 13 words, more than the 12 words"):
+        serve_words(words=_padded_words(over))
+
+
+def test_default_word_cap_refuses_a_huge_text_quickly(plain_export):
+    _, path = plain_export
+    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
+    assert info["max_words_per_request"] == export.DEFAULT_MAX_WORDS_PER_REQUEST == 2048
+    serve_text = tf.saved_model.load(path).signatures[export.SERVING_DEFAULT]
+    serve_text(text=tf.constant(["warm up"]))
+    text = "John Smith lives in New York. " * 40_000  # 1.2M characters, 280k words.
+    start = time.perf_counter()
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="Row 0 of the batch has 280000 words, more than the 2048"):
+        serve_text(text=tf.constant([text]))
+    # Tagging those words would take minutes (about 25,000 windows); splitting them
+    # into words takes well under a second.
+    assert time.perf_counter() - start < 10
+
+
+def _ids_row(input_ids: list[int], segment_ids: list[int], crf: bool) -> dict[str, tf.Tensor]:
+    inputs = {"input_ids": tf.constant([input_ids], tf.int32),
+              "input_mask": tf.ones([1, len(input_ids)], tf.int32),
+              "segment_ids": tf.constant([segment_ids], tf.int32)}
+    if crf:
+        inputs["label_weights"] = tf.constant([[0.0] + [1.0] * (len(input_ids) - 2) + [0.0]])
+    return inputs
+
+
+@pytest.mark.parametrize("fixture", ["plain_export", "crf_export"])
+@pytest.mark.parametrize("name, value, message", [
+    pytest.param("input_ids", -1, r"input_ids must be in \[0, {vocab}\).*got -1 at row 0, "
+                 r"position 1", id="negative_input_id"),
+    pytest.param("input_ids", "vocab", r"input_ids must be in \[0, {vocab}\).*got {vocab} "
+                 r"at row 0, position 1", id="input_id_past_vocabulary"),
+    pytest.param("segment_ids", -1, r"segment_ids must be in \[0, 2\).*got -1 at row 0, "
+                 r"position 1", id="negative_segment_id"),
+])
+def test_ids_signature_rejects_ids_out_of_range(request, fixture, name, value, message):
+    model, path = request.getfixturevalue(fixture)
+    crf = fixture == "crf_export"
+    vocab = model.config.vocab_size
+    rows = {"input_ids": [2, 40, 41, 3], "segment_ids": [0, 0, 0, 0]}
+    rows[name][1] = vocab if value == "vocab" else value
+    serve_ids = tf.saved_model.load(path).signatures[export.SERVE_IDS]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message.format(vocab=vocab)):
+        serve_ids(**_ids_row(rows["input_ids"], rows["segment_ids"], crf))
+    inputs = _ids_row([2, 0, vocab - 1, 3], [0, 1, 1, 1], crf)  # The ends of the ranges.
+    np.testing.assert_allclose(serve_ids(**inputs)["logits"].numpy(),
+                               model(inputs, training=False)["logits"].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5), (2, 0)])
+def test_ids_signature_answers_empty_with_empty(plain_export, crf_export, shape):
+    for _, path in (plain_export, crf_export):
+        inputs = {name: tf.zeros(shape, tf.int32) for name in INPUT_NAMES}
+        if path == crf_export[1]:
+            inputs["label_weights"] = tf.zeros(shape, tf.float32)
+        outputs = tf.saved_model.load(path).signatures[export.SERVE_IDS](**inputs)
+        assert outputs["logits"].shape == (*shape, len(LABELS))
+        assert outputs["tag_ids"].shape == shape
+
+
 def test_ids_signature_gives_logits_and_tag_ids(plain_export, crf_export):
     rows = _basic_words(TEXTS[:3])
     tokenizer = tokenization.FullTokenizer(VOCAB, do_lower_case=True)
@@ -290,6 +403,7 @@ def test_export_info_and_files(crf_export):
     info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
     assert info["task"] == "token_classification" and info["crf"] is True
     assert info["labels"] == LABELS and info["doc_stride"] == CRF_DOC_STRIDE
+    assert info["max_words_per_request"] == export.DEFAULT_MAX_WORDS_PER_REQUEST
     outputs = ["words", "tags", "num_words", "entity_starts", "entity_ends",
                "entity_types", "num_entities"]
     assert info["signatures"] == {
@@ -377,6 +491,8 @@ def test_ids_only_crf_export_runs_under_xla_without_tensorflow_text(tmp_path):
     np.testing.assert_allclose(outputs["logits"], expected["logits"].numpy(), atol=1e-5)
     np.testing.assert_array_equal(outputs["tag_ids"], expected["tags"].numpy())
     assert set(tf.saved_model.load(path).signatures) == {export.SERVE_IDS}
+    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
+    assert info["max_words_per_request"] is None  # No signature it would apply to.
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -390,6 +506,8 @@ def test_ids_only_crf_export_runs_under_xla_without_tensorflow_text(tmp_path):
     ({"max_seq_length": 65}, "max_position_embeddings"),
     ({"doc_stride": 15}, "doc_stride must be between 1 and max_seq_length - 2 = 14"),
     ({"doc_stride": 0}, "doc_stride"),
+    ({"max_words_per_request": 0}, "max_words_per_request must be a positive number of "
+                                   "words; got 0"),
 ])
 def test_refuses_bad_arguments(tmp_path, kwargs, message):
     model = BertTokenClassifier(_config(), len(LABELS))
