@@ -10,7 +10,7 @@ The file starts with `[PAD] [UNK] [CLS] [SEP] [MASK]` (then `--num_unused`
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import cli, vocab_learning
+from bert_tf import cli, file_checks, outputs, vocab_learning
 from bert_tf.errors import UserInputError
 
 FLAGS = flags.FLAGS
@@ -24,38 +24,38 @@ flags.DEFINE_bool("overwrite_output", False, "Replace --output_file if it exists
 flags.mark_flags_as_required(["input_file", "output_file"])
 
 
-def _lines(paths: list[str]):
-    for path in paths:
-        with tf.io.gfile.GFile(path, "r") as reader:
-            for line in reader:
-                yield line.rstrip("\n")
-
-
-def main(argv: list[str]) -> None:
-    """Counts words, learns the vocabulary and writes it."""
-    del argv
+def input_files(pattern_list: str) -> list[str]:
+    """Expands comma-separated paths and globs; each match must be a UTF-8 text file
+    (its first bytes are checked here, the rest as it is read)."""
     paths = []
-    for pattern in FLAGS.input_file.split(","):
+    for pattern in pattern_list.split(","):
         matches = sorted(tf.io.gfile.glob(pattern.strip()))
         if not matches:
             raise UserInputError(f"--input_file: {pattern!r} matches no file.")
+        for path in matches:
+            file_checks.check_input_file(path, "--input_file")
+            file_checks.check_utf8_head(path, "--input_file")
         paths += matches
-    if tf.io.gfile.exists(FLAGS.output_file) and not FLAGS.overwrite_output:
-        raise UserInputError(f"--output_file {FLAGS.output_file!r} already exists; choose "
-                             "another name or pass --overwrite_output.")
+    return paths
+
+
+def main(argv: list[str]) -> None:
+    """Checks the inputs and the output, counts words, learns the vocabulary and
+    writes it."""
+    del argv
+    paths = input_files(FLAGS.input_file)
+    file_checks.check_output_file(FLAGS.output_file, "--output_file", FLAGS.overwrite_output)
     reserved = len(vocab_learning.reserved_tokens(FLAGS.num_unused))
     if FLAGS.vocab_size <= reserved:
         raise UserInputError(f"--vocab_size={FLAGS.vocab_size} leaves no room beside the "
                              f"{reserved} reserved tokens.")
-    counts = vocab_learning.count_words(_lines(paths), FLAGS.do_lower_case)
+    counts = vocab_learning.count_words(file_checks.read_utf8_files(paths, "--input_file"),
+                                        FLAGS.do_lower_case)
     if not counts:
         raise UserInputError(f"--input_file {FLAGS.input_file!r} holds no words.")
     vocab = vocab_learning.learn_vocab(counts, FLAGS.vocab_size, FLAGS.num_unused,
                                        FLAGS.min_word_count)
-    temporary = FLAGS.output_file + ".tmp"
-    with tf.io.gfile.GFile(temporary, "w") as writer:
-        writer.write("".join(token + "\n" for token in vocab))
-    tf.io.gfile.rename(temporary, FLAGS.output_file, overwrite=True)
+    outputs.write_atomically(FLAGS.output_file, (token + "\n" for token in vocab))
     logging.info("Wrote %d tokens (from %d distinct words) to %s", len(vocab), len(counts),
                  FLAGS.output_file)
 

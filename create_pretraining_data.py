@@ -20,7 +20,7 @@ from absl import flags, logging
 
 # Only light modules at the top: worker processes re-import this file and must not load
 # TensorFlow; this process loads it inside main, after starting them.
-from bert_tf import cli
+from bert_tf import cli, file_checks
 from bert_tf.data import pretraining_pipeline
 from bert_tf.data.pretraining_instances import MaskingConfig
 from bert_tf.errors import UserInputError
@@ -59,7 +59,8 @@ flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
 
 
 def expand_input_files(pattern_list: str) -> list[str]:
-    """Expands comma-separated paths and globs; each must match a non-empty file."""
+    """Expands comma-separated paths and globs; each must match a non-empty file whose
+    first bytes are UTF-8 text (the rest is checked as it is read)."""
     import tensorflow as tf
 
     files = []
@@ -68,9 +69,11 @@ def expand_input_files(pattern_list: str) -> list[str]:
         if not matches:
             raise UserInputError(f"--input_file: {pattern!r} matches no file.")
         for path in matches:
+            file_checks.check_input_file(path, "--input_file")
             if tf.io.gfile.stat(path).length == 0:
                 raise UserInputError(f"--input_file: {path!r} is empty; it needs one "
                                      "sentence per line, documents separated by blank lines.")
+            file_checks.check_utf8_head(path, "--input_file")
         files += matches
     if not files:
         raise UserInputError("--input_file is empty.")
@@ -79,12 +82,13 @@ def expand_input_files(pattern_list: str) -> list[str]:
 
 def validate_flags(output_files: list[str]) -> dict:
     """Checks every flag before any work starts; returns the vocabulary."""
-    import tensorflow as tf
     from bert_tf import tokenization
     from bert_tf.configs import BertConfig
 
     max_positions = 512
     if FLAGS.bert_config_file:
+        file_checks.check_input_file(FLAGS.bert_config_file, "--bert_config_file")
+        file_checks.check_utf8_head(FLAGS.bert_config_file, "--bert_config_file")
         max_positions = BertConfig.from_json_file(FLAGS.bert_config_file).max_position_embeddings
     if not 5 <= FLAGS.max_seq_length <= max_positions:
         raise UserInputError(
@@ -103,24 +107,12 @@ def validate_flags(output_files: list[str]) -> dict:
         raise UserInputError(f"--vocab_file {FLAGS.vocab_file!r} lacks {', '.join(missing)}, "
                              "which pre-training needs; use a BERT vocabulary.")
     if FLAGS.bert_config_file:
-        vocab_size = BertConfig.from_json_file(FLAGS.bert_config_file).vocab_size
-        if len(vocab) > vocab_size:
-            raise UserInputError(f"--vocab_file has {len(vocab)} tokens but the model's "
-                                 f"vocab_size is {vocab_size}.")
+        from bert_tf import checkpoints  # Loads Keras: only when it is needed.
+        checkpoints.check_vocab_fits_config(
+            len(vocab), FLAGS.vocab_file, BertConfig.from_json_file(FLAGS.bert_config_file),
+            FLAGS.bert_config_file)
     for path in output_files:
-        if tf.io.gfile.exists(path) and not FLAGS.overwrite_output:
-            raise UserInputError(f"--output_file {path!r} already exists; choose another "
-                                 "name or pass --overwrite_output.")
-        directory = os.path.dirname(path) or "."
-        try:
-            tf.io.gfile.makedirs(directory)
-            probe = os.path.join(directory, f".write-test-{os.getpid()}")
-            with tf.io.gfile.GFile(probe, "w") as writer:
-                writer.write("")
-            tf.io.gfile.remove(probe)
-        except (tf.errors.OpError, OSError) as error:
-            raise UserInputError(f"--output_file {path!r}: cannot write to {directory!r} "
-                                 f"({error}).") from error
+        file_checks.check_output_file(path, "--output_file", FLAGS.overwrite_output)
     return vocab
 
 
@@ -181,7 +173,7 @@ def create_records(pool) -> pretraining_pipeline.ShardStats:
     try:
         shard_files, stats = pretraining_pipeline.create_shard_files(
             input_files, config, temp_dir, pool, FLAGS.num_workers - 1,
-            int(FLAGS.max_shard_mb * 1024 * 1024), log=logging.info)
+            int(FLAGS.max_shard_mb * 1024 * 1024), log=logging.info, warn=logging.warning)
         if stats.instances == 0:
             raise UserInputError(f"--input_file {FLAGS.input_file!r} gave no instances: "
                                  "it holds no text the vocabulary can tokenize.")

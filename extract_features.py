@@ -11,11 +11,13 @@ the JSON Google's script writes: `linex_index`, and for every token its `layers`
       --layers=-1,-2,-3,-4 --max_seq_length=128 --batch_size=8
 """
 
+from typing import Iterator
+
 import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, tokenization
+from bert_tf import checkpoints, cli, file_checks, outputs, tokenization
 from bert_tf.configs import BertConfig
 from bert_tf.data import encoding, feature_extraction
 from bert_tf.errors import UserInputError
@@ -25,6 +27,7 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string("input_file", None, "Text file: one text, or `text_a ||| text_b`, a line.")
 flags.DEFINE_string("output_file", None, "Where to write the JSON lines.")
+flags.DEFINE_bool("overwrite_output", False, "Replace --output_file if it exists.")
 flags.DEFINE_string("layers", "-1,-2,-3,-4", "Comma-separated encoder layer indexes.")
 flags.DEFINE_string("bert_config_file", None,
                     "bert_config.json (or a Hugging Face config.json). Default: the one "
@@ -68,15 +71,15 @@ def validate_flags(config: BertConfig) -> None:
         raise UserInputError(
             f"--max_seq_length={FLAGS.max_seq_length} must be between 3 and the model's "
             f"max_position_embeddings ({config.max_position_embeddings}).")
-    if not tf.io.gfile.exists(FLAGS.input_file):
-        raise UserInputError(f"--input_file {FLAGS.input_file!r} does not exist.")
     if FLAGS.batch_size < 1:
         raise UserInputError(f"--batch_size={FLAGS.batch_size} must be at least 1.")
 
 
 def main(argv: list[str]) -> None:
-    """Reads the inputs, runs the model and writes the JSON lines."""
+    """Checks every input and the output before the work; reads the inputs, runs the
+    model and writes the JSON lines."""
     del argv
+    file_checks.check_input_file(FLAGS.input_file, "--input_file")
     config_file, vocab_file = checkpoints.resolve_model_files(
         FLAGS.init_checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file)
     config = BertConfig.from_json_file(config_file)
@@ -84,35 +87,44 @@ def main(argv: list[str]) -> None:
     layer_indexes = parse_layers(FLAGS.layers, config.num_hidden_layers)
     tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=FLAGS.do_lower_case)
+    checkpoints.check_vocab_fits_config(len(tokenizer.vocab), vocab_file, config, config_file)
     examples = feature_extraction.read_examples(FLAGS.input_file)
+    file_checks.check_output_file(FLAGS.output_file, "--output_file", FLAGS.overwrite_output)
 
     model = BertModel(config)
     # The pooler plays no part in the output; checkpoints without one load too.
     checkpoints.load_checkpoint(model, FLAGS.init_checkpoint,
                                 initialize_missing=("bert/pooler/",))
+    lines = feature_lines(model, tokenizer, examples, layer_indexes, FLAGS.max_seq_length,
+                          FLAGS.batch_size)
+    outputs.write_atomically(FLAGS.output_file, lines)
+    logging.info("Wrote features of %d examples to %s", len(examples), FLAGS.output_file)
+
+
+def feature_lines(model: BertModel, tokenizer: tokenization.FullTokenizer,
+                  examples: list[feature_extraction.TextExample], layer_indexes: list[int],
+                  max_seq_length: int, batch_size: int) -> Iterator[str]:
+    """Runs the model on `examples` batch by batch; yields one JSON line per example
+    (the outputs of the layers `layer_indexes`)."""
 
     @tf.function
     def predict(inputs):
-        outputs = model(inputs, training=False)["encoder_outputs"]
-        return [outputs[index] for index in layer_indexes]
+        encoder_outputs = model(inputs, training=False)["encoder_outputs"]
+        return [encoder_outputs[index] for index in layer_indexes]
 
-    temporary = FLAGS.output_file + ".tmp"
-    with tf.io.gfile.GFile(temporary, "w") as writer:
-        for batch in feature_extraction.batches(examples, FLAGS.batch_size):
-            packed = [encoding.pack(tokenizer.tokenize(example.text_a),
-                                    None if example.text_b is None
-                                    else tokenizer.tokenize(example.text_b),
-                                    FLAGS.max_seq_length, tokenizer.convert_tokens_to_ids)
-                      for example in batch]
-            inputs = {name: np.array([getattr(item, name) for item in packed], np.int32)
-                      for name in ("input_ids", "input_mask", "segment_ids")}
-            layer_outputs = [output.numpy() for output in predict(inputs)]
-            for row, (example, item) in enumerate(zip(batch, packed)):
-                writer.write(feature_extraction.feature_json(
-                    example.unique_id, item.tokens, layer_indexes,
-                    [output[row] for output in layer_outputs]) + "\n")
-    tf.io.gfile.rename(temporary, FLAGS.output_file, overwrite=True)
-    logging.info("Wrote features of %d examples to %s", len(examples), FLAGS.output_file)
+    for batch in feature_extraction.batches(examples, batch_size):
+        packed = [encoding.pack(tokenizer.tokenize(example.text_a),
+                                None if example.text_b is None
+                                else tokenizer.tokenize(example.text_b),
+                                max_seq_length, tokenizer.convert_tokens_to_ids)
+                  for example in batch]
+        inputs = {name: np.array([getattr(item, name) for item in packed], np.int32)
+                  for name in ("input_ids", "input_mask", "segment_ids")}
+        layer_outputs = [output.numpy() for output in predict(inputs)]
+        for row, (example, item) in enumerate(zip(batch, packed)):
+            yield feature_extraction.feature_json(
+                example.unique_id, item.tokens, layer_indexes,
+                [output[row] for output in layer_outputs]) + "\n"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Google's by `hugging_face_names`: dots for slashes, `layer.N` for `layer_N`,
 import dataclasses
 import json
 import os
+import pickle
 import re
 from typing import Iterable
 
@@ -18,6 +19,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import file_checks
+from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import (BertClassifier, BertCrfTokenClassifier, BertModel,
                               BertPretrainer, BertTokenClassifier)
@@ -161,13 +164,31 @@ def _is_training_state(name: str) -> bool:
 
 
 def _read_google(prefix: str) -> dict[str, np.ndarray]:
+    """The weights of a TF checkpoint (training state left out).
+
+    Raises:
+      CheckpointError: if a file is missing, or truncated or corrupted (TensorFlow then
+        raises an `IndexError` or an `OpError` about a checksum or a bad magic number).
+    """
     try:
         reader = tf.train.load_checkpoint(prefix)
-    except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as error:
-        raise CheckpointError(f"Cannot read TensorFlow checkpoint {prefix!r}: {error}") from error
-    names = [name for name in reader.get_variable_to_shape_map()
-             if not _is_training_state(name)]
-    return {name: reader.get_tensor(name) for name in names}
+        names = [name for name in reader.get_variable_to_shape_map()
+                 if not _is_training_state(name)]
+        return {name: reader.get_tensor(name) for name in names}
+    except (tf.errors.NotFoundError, ValueError) as error:
+        raise CheckpointError(f"Cannot read TensorFlow checkpoint {prefix!r}: "
+                              f"{_first_line(error)}") from error
+    except (tf.errors.OpError, IndexError) as error:
+        raise CheckpointError(
+            f"TensorFlow checkpoint {prefix!r} is damaged ({_first_line(error)}): its "
+            ".index or .data files are truncated or corrupted; download or copy them "
+            "again.") from error
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of an error's message, without a trailing period."""
+    message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+    return (message.strip().splitlines() or [type(error).__name__])[0].rstrip(".")
 
 
 def _read_safetensors(paths: list[str]) -> dict[str, np.ndarray]:
@@ -188,7 +209,21 @@ def _read_pytorch(path: str) -> dict[str, np.ndarray]:
         raise CheckpointError(
             f"{path!r} is a PyTorch pickle; reading it needs torch (pip install torch). "
             "Or convert it to model.safetensors, which needs no torch.") from error
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        # weights_only: tensors and plain containers only; never runs code from the file.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" not in str(error):
+            raise CheckpointError(f"PyTorch file {path!r} is damaged ({_first_line(error)}); "
+                                  "download or copy it again.") from error
+        raise CheckpointError(
+            f"PyTorch file {path!r} was refused as unsafe: besides weights it holds "
+            "objects that would run code when loaded; use the model's model.safetensors "
+            "instead, or convert the file only if you trust its source.") from error
+    except (RuntimeError, EOFError, KeyError, ValueError) as error:
+        raise CheckpointError(f"PyTorch file {path!r} is damaged or not a PyTorch "
+                              f"checkpoint ({_first_line(error)}); download or copy it "
+                              "again.") from error
     return {name: tensor.float().numpy() if tensor.is_floating_point() else tensor.numpy()
             for name, tensor in state.items()}
 
@@ -213,15 +248,36 @@ def _hugging_face_to_google(tensors: dict[str, np.ndarray], expected: Iterable[s
     return renamed, unused
 
 
+def _shard_names(index: str) -> list[str]:
+    """The shard files a `model.safetensors.index.json` lists, each checked to be a
+    plain file name: a name with `/`, `\\` or `..` could point outside the model folder.
+
+    Raises:
+      CheckpointError: if the index is not such JSON, or names a path.
+    """
+    try:
+        with tf.io.gfile.GFile(index, "rb") as reader:
+            shards = set(json.loads(reader.read())["weight_map"].values())
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(f"{index!r} is not a Hugging Face index (JSON with a "
+                              f"\"weight_map\" object: {error}); download it again.") from error
+    for shard in shards:
+        if (not isinstance(shard, str) or not shard or "/" in shard or "\\" in shard
+                or ".." in shard):
+            raise CheckpointError(
+                f"{index!r} lists the shard {shard!r}, which is not a file name inside "
+                "the model folder (no '/', '\\' or '..' allowed); the index is damaged "
+                "or malicious: download the model again from a source you trust.")
+    return sorted(shards)
+
+
 def _resolve(path: str) -> tuple[str, list[str]]:
     """Finds the checkpoint format and files for a path the user gave."""
     gfile = tf.io.gfile
     if gfile.isdir(path):
         index = os.path.join(path, "model.safetensors.index.json")
         if gfile.exists(index):
-            with gfile.GFile(index) as reader:
-                shards = sorted(set(json.load(reader)["weight_map"].values()))
-            return "huggingface", [os.path.join(path, shard) for shard in shards]
+            return "huggingface", [os.path.join(path, shard) for shard in _shard_names(index)]
         for name, kind in (("model.safetensors", "huggingface"),
                            ("pytorch_model.bin", "pytorch"),
                            ("bert_model.ckpt.index", "google")):
@@ -290,6 +346,7 @@ def resolve_model_files(init_checkpoint: str, bert_config_file: str | None,
     Raises:
       CheckpointError: if the checkpoint does not exist, or a file was not given and
         is not beside the checkpoint.
+      UserInputError: if a file given is a directory, or the config is not UTF-8 text.
     """
     _resolve(init_checkpoint)
     config = bert_config_file or companion_file(init_checkpoint,
@@ -301,7 +358,26 @@ def resolve_model_files(init_checkpoint: str, bert_config_file: str | None,
             raise CheckpointError(
                 f"{flag} was not given and no {names} is beside --init_checkpoint "
                 f"{init_checkpoint!r}. Pass {flag}.")
+        if tf.io.gfile.isdir(value):
+            raise UserInputError(f"{flag} {value!r} is a directory; give the {names} file.")
+    if tf.io.gfile.exists(config):
+        file_checks.check_utf8_head(config, "--bert_config_file")
     return config, vocab
+
+
+def check_vocab_fits_config(vocab_size: int, vocab_file: str, config: BertConfig,
+                            config_file: str) -> None:
+    """Refuses a vocabulary with more tokens than the model has embedding rows (the ids
+    past the table would fail at the first batch that holds one).
+
+    Raises:
+      UserInputError: naming both files.
+    """
+    if vocab_size > config.vocab_size:
+        raise UserInputError(
+            f"--vocab_file {vocab_file} has {vocab_size} tokens but the model "
+            f"({config_file}) has only vocab_size={config.vocab_size} embedding rows: the "
+            "vocabulary does not belong to this model.")
 
 
 def load_checkpoint(model: BertModel, path: str,

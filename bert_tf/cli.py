@@ -6,16 +6,29 @@ from typing import Callable
 from absl import app
 
 from bert_tf.errors import TrainingError, UserInputError
+from bert_tf.file_checks import describe_file_error
 
 
-def run(main: Callable[[list[str]], None]) -> None:
-    """`absl.app.run(main)`, printing user-input and training errors as one line
-    instead of a trace."""
+def guard(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    """`main`, exiting with one line `error: ...` instead of a traceback on user-input
+    and training errors, and on file-system errors (a missing file, a folder that
+    cannot be written, a full disk or a file-size limit met during the work), which
+    name the path. Any other error keeps its traceback: it is a bug to report."""
 
     def guarded_main(argv: list[str]) -> None:
         try:
             main(argv)
-        except (UserInputError, TrainingError, FileNotFoundError) as error:
+        except (UserInputError, TrainingError) as error:
             sys.exit(f"error: {error}")
+        except Exception as error:  # Re-raised below unless it is about a file.
+            message = describe_file_error(error)
+            if message is None:
+                raise
+            sys.exit(f"error: {message}")
 
-    app.run(guarded_main)
+    return guarded_main
+
+
+def run(main: Callable[[list[str]], None]) -> None:
+    """`absl.app.run(main)` with `guard`'s error reporting."""
+    app.run(guard(main))

@@ -1,5 +1,6 @@
 """The result files Google's scripts write in `--output_dir`, written atomically
-(under a temporary name, then renamed, so a killed run leaves no half-written file)."""
+(under a temporary name, then renamed, so a killed run leaves no half-written file and
+a failed one no temporary file)."""
 
 import os
 from typing import Iterable, Sequence
@@ -11,12 +12,19 @@ TEST_RESULTS = "test_results.tsv"
 
 
 def write_atomically(path: str, lines: Iterable[str]) -> str:
-    """Writes `lines` (each ending in a newline) to `path` via a temporary file."""
+    """Writes `lines` (each ending in a newline) to `path` via a temporary file, which
+    is removed if writing fails (a full disk, or an error while `lines` are made): an
+    existing `path` then stays as it was."""
     temporary = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temporary, "w") as writer:
-        for line in lines:
-            writer.write(line)
-    tf.io.gfile.rename(temporary, path, overwrite=True)
+    try:
+        with tf.io.gfile.GFile(temporary, "w") as writer:
+            for line in lines:
+                writer.write(line)
+        tf.io.gfile.rename(temporary, path, overwrite=True)
+    except BaseException:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.remove(temporary)
+        raise
     return path
 
 

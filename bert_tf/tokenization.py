@@ -45,13 +45,17 @@ def load_vocab(vocab_file: str) -> "collections.OrderedDict[str, int]":
       An ordered mapping token -> id.
 
     Raises:
-      VocabError: if the file is missing or empty, holds the same token twice or
-        has no `[UNK]` token; the message names the file and the offending lines.
+      VocabError: if the file is missing, a directory or empty, holds the same token
+        twice or has no `[UNK]` token; the message names the file and the offending
+        lines.
     """
     if not tf.io.gfile.exists(vocab_file):
         raise VocabError(
             f"Vocabulary file {vocab_file!r} does not exist. Pass --vocab_file with the "
             "vocab.txt that belongs to your checkpoint.")
+    if tf.io.gfile.isdir(vocab_file):
+        raise VocabError(f"Vocabulary file {vocab_file!r} is a directory. Pass --vocab_file "
+                         "with the vocab.txt file in it.")
     with tf.io.gfile.GFile(vocab_file, "rb") as reader:
         raw = reader.read()
     try:

@@ -1,6 +1,7 @@
 """Checkpoint loading (Google TF1, Hugging Face, own) and Google-format writing."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import tensorflow as tf
 from bert_tf import checkpoints
 from bert_tf.checkpoints import CheckpointError
 from bert_tf.configs import BertConfig
+from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertModel
 
 
@@ -282,3 +284,110 @@ def test_classifier_heads_match_hugging_face_and_keep_google_names(tmp_path, tin
     prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "google" / "model.ckpt"))
     names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     assert names["output_weights"] == [3, 32] and names["output_bias"] == [3]
+
+
+@pytest.fixture
+def saved_prefix(tmp_path, tiny_config):
+    """A tiny checkpoint in Google's layout, written by `tf.compat.v1.train.Saver`."""
+    prefix = str(tmp_path / "bert_model.ckpt")
+    _write_tf1_checkpoint(prefix, _random_arrays(_google_names_and_shapes(tiny_config)))
+    return prefix
+
+
+def _damage(path, change):
+    data = bytearray(open(path, "rb").read())
+    open(path, "wb").write(bytes(change(data)))
+
+
+@pytest.mark.parametrize("suffix, change, detail", [
+    (".data-00000-of-00001", lambda data: data[:len(data) // 2],
+     "Read less bytes than requested"),
+    (".data-00000-of-00001", lambda data: data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:],
+     "Checksum does not match"),
+    (".index", lambda data: data[:len(data) // 2], "not an sstable (bad magic number)"),
+])
+def test_damaged_checkpoint_is_one_sentence(saved_prefix, tiny_config, suffix, change, detail):
+    _damage(saved_prefix + suffix, change)
+    with pytest.raises(CheckpointError) as error:
+        checkpoints.load_checkpoint(BertModel(tiny_config), saved_prefix)
+    message = str(error.value)
+    assert message.startswith(f"TensorFlow checkpoint {saved_prefix!r} is damaged (")
+    assert detail in message and "\n" not in message
+    assert message.endswith("its .index or .data files are truncated or corrupted; "
+                            "download or copy them again.")
+
+
+class _RunsCode:
+    """Pickles into a call of os.system: what a malicious pytorch_model.bin holds."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_malicious_pytorch_file_is_refused_without_running_it(tmp_path, tiny_config):
+    torch = pytest.importorskip("torch")
+    marker = tmp_path / "code-ran"
+    torch.save({"embeddings.word_embeddings.weight": _RunsCode(marker)},
+               tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError) as error:
+        checkpoints.load_checkpoint(BertModel(tiny_config), str(tmp_path))
+    assert not marker.exists()
+    assert str(error.value) == (
+        f"PyTorch file '{tmp_path}/pytorch_model.bin' was refused as unsafe: besides "
+        "weights it holds objects that would run code when loaded; use the model's "
+        "model.safetensors instead, or convert the file only if you trust its source.")
+
+
+def test_damaged_pytorch_file_is_one_sentence(tmp_path, tiny_config):
+    torch = pytest.importorskip("torch")
+    torch.save({"pooler.dense.bias": torch.zeros(32)}, tmp_path / "pytorch_model.bin")
+    _damage(tmp_path / "pytorch_model.bin", lambda data: data[:50])
+    with pytest.raises(CheckpointError, match=r"pytorch_model.bin' is damaged or not a "
+                                              r"PyTorch checkpoint \(PytorchStreamReader"):
+        checkpoints.load_checkpoint(BertModel(tiny_config), str(tmp_path))
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "sub/model.safetensors",
+                                   "..\\outside.safetensors", "/tmp/model.safetensors"])
+def test_safetensors_index_may_not_point_outside_the_model_folder(tmp_path, tiny_config, shard):
+    safetensors = pytest.importorskip("safetensors.numpy")
+    safetensors.save_file({"pooler.dense.bias": np.zeros(32, np.float32)},
+                          str(tmp_path / "outside.safetensors"))
+    model_dir = tmp_path / "model"
+    (model_dir / "sub").mkdir(parents=True)
+    (model_dir / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": {"pooler.dense.bias": shard}}))
+    with pytest.raises(CheckpointError) as error:
+        checkpoints.load_checkpoint(BertModel(tiny_config), str(model_dir))
+    assert str(error.value) == (
+        f"'{model_dir}/model.safetensors.index.json' lists the shard {shard!r}, which is "
+        "not a file name inside the model folder (no '/', '\\' or '..' allowed); the index "
+        "is damaged or malicious: download the model again from a source you trust.")
+
+
+def test_model_files_that_are_directories_or_not_utf8_are_refused(tmp_path, saved_prefix):
+    (tmp_path / "vocab.txt").write_text("[UNK]\n")
+    (tmp_path / "bert_config.json").write_text("{}")
+    with pytest.raises(UserInputError, match=f"--vocab_file '{tmp_path}' is a directory; "
+                                             "give the vocab.txt file"):
+        checkpoints.resolve_model_files(saved_prefix, None, str(tmp_path))
+    with pytest.raises(UserInputError, match=f"--bert_config_file '{tmp_path}' is a "
+                                             "directory"):
+        checkpoints.resolve_model_files(saved_prefix, str(tmp_path), None)
+    (tmp_path / "bert_config.json").write_bytes('{"vocab_size": 99}'.encode("utf-16"))
+    with pytest.raises(UserInputError, match="--bert_config_file .* is not UTF-8 text: "
+                                             r"byte 0 \(0xff\) starts a UTF-16 byte-order"):
+        checkpoints.resolve_model_files(saved_prefix, None, None)
+
+
+def test_vocab_larger_than_the_embedding_table_is_refused(tiny_config):
+    checkpoints.check_vocab_fits_config(99, "vocab.txt", tiny_config, "bert_config.json")
+    with pytest.raises(UserInputError) as error:
+        checkpoints.check_vocab_fits_config(100, "vocab.txt", tiny_config, "bert_config.json")
+    assert str(error.value) == (
+        "--vocab_file vocab.txt has 100 tokens but the model (bert_config.json) has only "
+        "vocab_size=99 embedding rows: the vocabulary does not belong to this model.")

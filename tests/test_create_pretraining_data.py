@@ -148,6 +148,11 @@ def parse_flags(tmp_path):
     (["--masked_lm_prob=1.5"], "--masked_lm_prob=1.5 must be in (0, 1)"),
     (["--dupe_factor=0"], "--dupe_factor=0 must be at least 1"),
     (["--output_file=/proc/forbidden/out.tfrecord"], "cannot write to '/proc/forbidden'"),
+    ([f"--input_file={SAMPLES}"], f"--input_file '{SAMPLES}' is a directory; give a file."),
+    ([f"--output_file={SAMPLES}"], f"--output_file '{SAMPLES}' is a directory; give a file "
+                                   "name."),
+    ([f"--vocab_file={SAMPLES}"], f"Vocabulary file '{SAMPLES}' is a directory."),
+    ([f"--bert_config_file={SAMPLES}"], f"--bert_config_file '{SAMPLES}' is a directory"),
 ])
 def test_bad_input_is_refused_before_any_work(parse_flags, tmp_path, arguments, message):
     parse_flags(*arguments)
@@ -191,3 +196,94 @@ def test_varints_match_the_protobuf_documentation():
     from bert_tf.data import example_encoding
     payload, sizes = example_encoding._packed_varints(np.array([[1, 150, 300]]))
     assert payload == bytes([0x01, 0x96, 0x01, 0xAC, 0x02]) and sizes.tolist() == [5]
+
+
+@pytest.mark.parametrize("data, message", [
+    ("One sentence.\n".encode("utf-16"), "byte 0 (0xff) starts a UTF-16 byte-order mark"),
+    ("One sentence.\n".encode("utf-16-le"), "byte 1 (0x00) is a NUL byte"),
+    (b"One sentence.\n\x7fELF\x02\x01\x01\x00\x00", "byte 21 (0x00) is a NUL byte"),
+])
+def test_input_that_is_not_utf8_text_is_refused_before_any_work(parse_flags, tmp_path, data,
+                                                                 message):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(data)
+    parse_flags(f"--input_file={corpus}")
+    with pytest.raises(UserInputError) as error:
+        script.main([])
+    assert str(error.value) == (
+        f"--input_file '{corpus}' is not UTF-8 text: {message}; convert it to UTF-8 (e.g. "
+        "iconv -f UTF-16 -t UTF-8) or leave out binary files.")
+    assert list(tmp_path.iterdir()) == [corpus]
+
+
+def test_bad_byte_after_the_checked_head_stops_the_work_and_leaves_nothing(parse_flags,
+                                                                           tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    text = (SAMPLES / "corpus.txt").read_bytes()
+    head = text * (70_000 // len(text) + 1)  # Longer than the 64 KiB checked up front.
+    corpus.write_bytes(head + b"caf\xe9 au lait.\n")
+    parse_flags(f"--input_file={corpus}", "--dupe_factor=1")
+    with pytest.raises(UserInputError, match=f"--input_file '{corpus}' is not UTF-8 text: "
+                                             rf"byte {len(head) + 3} \(0xe9\) is not valid"):
+        script.main([])
+    assert list(tmp_path.iterdir()) == [corpus]  # No output, no temporary file.
+
+
+def test_files_with_many_unknown_tokens_get_a_warning(parse_flags, tmp_path, caplog):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\na\nb\nc\nd\n.\n")
+    # 20 tokens, 1 of them [UNK] ("zebra"): 5%, not more, so no warning.
+    fits = tmp_path / "fits.txt"
+    fits.write_text("the cat a b c d . the cat a\nb c d . the cat zebra a b .\n")
+    # 7 tokens, 2 of them [UNK] ("sat" and "dog", each one unknown word): 28.6%.
+    unknown = tmp_path / "unknown.txt"
+    unknown.write_text("the cat sat\nthe cat\n\nthe dog\n")
+    parse_flags(f"--vocab_file={vocab}", f"--input_file={fits},{unknown}", "--dupe_factor=1",
+                "--max_seq_length=16")
+    with caplog.at_level("WARNING"):
+        script.main([])
+    warnings = [record.getMessage() for record in caplog.records
+                if record.levelname == "WARNING"]
+    assert warnings == [
+        f"{unknown}: 2 of its 7 tokens (28.6%) are [UNK], more than 5%; check that "
+        "--vocab_file and --do_lower_case fit this text."]
+
+
+def test_sample_corpus_with_its_own_vocabulary_gets_no_warning(parse_flags, caplog):
+    parse_flags("--dupe_factor=1", "--overwrite_output")
+    with caplog.at_level("WARNING"):
+        script.main([])
+    assert [record for record in caplog.records if "[UNK]" in record.getMessage()] == []
+
+
+def test_unknown_tokens_are_counted_per_file_across_shards(tmp_path):
+    from bert_tf import tokenization
+    from bert_tf.data import pretraining_pipeline
+    from tests.test_pretraining_instances import _config
+
+    lines = _stdlib_corpus_lines()
+    files = []
+    for index, part in enumerate((lines[:3000], lines[3000:3500], lines[3500:])):
+        path = tmp_path / f"part{index}.txt"
+        path.write_bytes(b"\n".join(part) + b"\n")
+        files.append(str(path))
+    # Independent counts: Google's Python tokenizer, line by line.
+    python = tokenization.FullTokenizer(VOCAB, do_lower_case=True)
+    expected = {}
+    for path in files:
+        tokens = [token for line in open(path, encoding="utf-8")
+                  for token in python.tokenize(line)]
+        expected[path] = [len(tokens), tokens.count("[UNK]")]
+    # One shard for the corpus, then shards that cut through the files.
+    for shard_bytes, few_shards in ((1 << 30, 1), (20_000, None)):
+        tokenizer = pretraining_pipeline.Tokenizer(_config())
+        shards = list(pretraining_pipeline.iter_shards(files, shard_bytes))
+        if few_shards:
+            assert len(shards) == few_shards
+        else:
+            assert len(shards) > len(files)
+        for index, (shard_lines, sources) in enumerate(shards):
+            assert sum(count for _, count in sources) == len(shard_lines)
+            tokenizer.documents(index, shard_lines, sources)
+        assert tokenizer.counts_by_file == expected
+    assert expected[files[0]][1] > 0  # The stdlib has words the sample vocabulary lacks.

@@ -3,9 +3,11 @@
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 
-from bert_tf import tokenization, vocab_learning
+from bert_tf import file_checks, tokenization, vocab_learning
+from bert_tf.errors import UserInputError
 from bert_tf.graph_tokenization import InGraphTokenizer
 from tests.conftest import REPO_ROOT
 from tests.test_pretraining_instances import _stdlib_corpus_lines
@@ -48,3 +50,41 @@ def test_built_vocab_loads_in_both_tokenizers_and_covers_the_corpus(tmp_path):
     # A learned vocabulary needs fewer pieces per word than characters.
     words = sum(len(tokenization.BasicTokenizer().tokenize(line)) for line in sample)
     assert len(flat) / words < 2.0
+
+
+@pytest.mark.parametrize("case", ["UTF-16 input", "output folder under a file"])
+def test_bad_input_or_output_is_one_line_before_any_work(tmp_path, case):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The baker opens at five.\n", encoding="utf-8")
+    output = tmp_path / "vocab.txt"
+    if case == "UTF-16 input":
+        corpus.write_text("The baker opens at five.\n", encoding="utf-16")
+        expected = (f"error: --input_file '{corpus}' is not UTF-8 text: byte 0 (0xff) starts "
+                    "a UTF-16 byte-order mark; convert it to UTF-8 (e.g. iconv -f UTF-16 -t "
+                    "UTF-8) or leave out binary files.")
+    else:
+        # Tests run as root, which writes through chmod: a folder under a file is what
+        # no one can write.
+        (tmp_path / "file").write_text("")
+        output = tmp_path / "file" / "sub" / "vocab.txt"
+        expected = (f"error: --output_file: cannot write to '{output.parent}' "
+                    f"({tmp_path / 'file'} is not a directory); choose a folder you can "
+                    "write to.")
+    before = sorted(path.name for path in tmp_path.iterdir())
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "build_vocab.py"), f"--input_file={corpus}",
+         f"--output_file={output}", "--vocab_size=100"],
+        cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        expected]
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+def test_bad_byte_later_in_the_corpus_names_file_and_byte(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"fine text\n" * 10 + b"caf\xe9\n")
+    lines = file_checks.read_utf8_files([str(corpus)], "--input_file")
+    with pytest.raises(UserInputError, match=f"--input_file '{corpus}' is not UTF-8 text: "
+                                             r"byte 103 \(0xe9\)"):
+        vocab_learning.count_words(lines, do_lower_case=True)

@@ -9,6 +9,9 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
+from bert_tf import file_checks
+from bert_tf.errors import UserInputError
+
 _PAIR_SEPARATOR = re.compile(r"^(.*) \|\|\| (.*)$")
 
 
@@ -24,18 +27,27 @@ class TextExample:
 def read_examples(input_file: str) -> list[TextExample]:
     """Reads one example per line; `a ||| b` is a pair, anything else a single text.
 
+    Lines end at `\\n` only, as in Google's script (which reads with `readline`).
+
     Raises:
-      FileNotFoundError: if `input_file` does not exist.
+      UserInputError: if `input_file` does not exist, is a directory, is not UTF-8 text
+        (naming the byte) or holds no line.
     """
-    if not tf.io.gfile.exists(input_file):
-        raise FileNotFoundError(f"--input_file {input_file!r} does not exist.")
+    file_checks.check_input_file(input_file, "--input_file")
+    with tf.io.gfile.GFile(input_file, "rb") as reader:
+        text = file_checks.decode_utf8(reader.read(), input_file, "--input_file")
+    if not text:
+        raise UserInputError(f"--input_file {input_file!r} is empty; it needs one text, or "
+                             "`text_a ||| text_b`, per line.")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # The newline that ends the last line.
     examples = []
-    with tf.io.gfile.GFile(input_file, "r") as reader:
-        for unique_id, line in enumerate(reader):
-            line = line.strip()
-            match = _PAIR_SEPARATOR.match(line)
-            text_a, text_b = (match.group(1), match.group(2)) if match else (line, None)
-            examples.append(TextExample(unique_id, text_a, text_b))
+    for unique_id, line in enumerate(lines):
+        line = line.strip()
+        match = _PAIR_SEPARATOR.match(line)
+        text_a, text_b = (match.group(1), match.group(2)) if match else (line, None)
+        examples.append(TextExample(unique_id, text_a, text_b))
     return examples
 
 

@@ -25,11 +25,14 @@ from typing import Iterator
 
 import numpy as np
 
+from bert_tf import file_checks
 from bert_tf.data import pretraining_instances as instances_lib
 from bert_tf.data.pretraining_instances import MaskingConfig
 
 _TOKENIZE_BATCH = 2048
 _INSTANCE_BATCH = 4096
+# A file in which more than this fraction of the tokens are [UNK] gets a warning.
+UNKNOWN_WARNING_FRACTION = 0.05
 
 
 @dataclasses.dataclass
@@ -61,25 +64,39 @@ class PipelineConfig:
     random_seed: int
 
 
-def iter_shards(input_files: list[str], max_shard_bytes: int) -> Iterator[list[bytes]]:
-    """Yields lists of lines (bytes, newline stripped), each a run of whole documents."""
+def iter_shards(input_files: list[str], max_shard_bytes: int,
+                ) -> Iterator[tuple[list[bytes], list[tuple[str, int]]]]:
+    """Yields runs of whole documents: each a list of lines (bytes, newline stripped)
+    and where they come from, `(path, number of lines)` for each file in turn.
+
+    Raises:
+      UserInputError: at the first line that is not UTF-8 text, naming the file and
+        the byte (`file_checks.decode_utf8`).
+    """
     import tensorflow as tf  # Only the reading side needs gfile (gs:// paths).
 
     lines: list[bytes] = []
+    sources: list[tuple[str, int]] = []
     size = 0
     for path in input_files:
+        first = len(lines)  # Where this file's lines start in `lines`.
+        offset = 0
         with tf.io.gfile.GFile(path, "rb") as reader:
             for line in reader:
+                file_checks.decode_utf8(line, path, "--input_file", offset)
+                offset += len(line)
                 is_blank = not line.strip()
                 if is_blank and size >= max_shard_bytes:
-                    yield lines
-                    lines, size = [], 0
+                    sources.append((path, len(lines) - first))
+                    yield lines, sources
+                    lines, sources, size, first = [], [], 0, 0
                     continue
                 lines.append(line.rstrip(b"\r\n"))
                 size += len(line)
         lines.append(b"")  # A file ends its last document.
+        sources.append((path, len(lines) - first))
     if any(line.strip() for line in lines):
-        yield lines
+        yield lines, sources
 
 
 @dataclasses.dataclass
@@ -123,7 +140,8 @@ def build_instances(shard: TokenizedShard, config: PipelineConfig,
 
 
 class Tokenizer:
-    """Reads shards into token ids with the in-graph tokenizer (main process)."""
+    """Reads shards into token ids with the in-graph tokenizer (main process), and
+    counts tokens and `[UNK]`s per input file (`counts_by_file`)."""
 
     def __init__(self, config: PipelineConfig):
         """Builds the tokenizer (the slow part of start-up)."""
@@ -132,24 +150,37 @@ class Tokenizer:
 
         self.tokenizer = InGraphTokenizer(config.vocab_file, config.do_lower_case)
         vocab = tokenization.load_vocab(config.vocab_file)
+        self.unknown_id = vocab[tokenization.UNK_TOKEN]
         self.is_continuation = np.zeros(max(vocab.values()) + 1, bool)
         for token, index in vocab.items():
             self.is_continuation[index] = token.startswith("##")
+        # path -> [tokens, [UNK] tokens], over every shard tokenized with its sources.
+        self.counts_by_file: dict[str, list[int]] = {}
 
-    def documents(self, index: int, lines: list[bytes]) -> TokenizedShard:
+    def documents(self, index: int, lines: list[bytes],
+                  sources: list[tuple[str, int]] | None = None) -> TokenizedShard:
         """Tokenizes lines as Google reads them: a blank line ends a document, a line
         without tokens is skipped. A document is the list of offsets where its
-        sentences start in the shard's flat token array, followed by its end."""
+        sentences start in the shard's flat token array, followed by its end.
+
+        `sources` (from `iter_shards`) says which file each line comes from; with it,
+        the lines' tokens and `[UNK]`s are added to `counts_by_file`."""
         import tensorflow as tf
 
         pieces, documents, current = [], [], []
+        line_tokens, line_unknown = [], []
         offset = 0
         for start in range(0, len(lines), _TOKENIZE_BATCH):
             batch = lines[start:start + _TOKENIZE_BATCH]
             ragged = self.tokenizer.tokenize(tf.constant(batch))
-            pieces.append(ragged.flat_values.numpy())
-            row_lengths = np.diff(ragged.row_splits.numpy()).tolist()
-            for line, length in zip(batch, row_lengths):
+            ids = ragged.flat_values.numpy()
+            row_splits = ragged.row_splits.numpy()
+            pieces.append(ids)
+            unknown = np.concatenate([[0], np.cumsum(ids == self.unknown_id)])
+            line_unknown.append(unknown[row_splits[1:]] - unknown[row_splits[:-1]])
+            row_lengths = np.diff(row_splits)
+            line_tokens.append(row_lengths)
+            for line, length in zip(batch, row_lengths.tolist()):
                 if not line.strip():
                     if current:
                         documents.append(current + [offset])
@@ -159,9 +190,36 @@ class Tokenizer:
                     offset += length
         if current:
             documents.append(current + [offset])
+        if sources is not None and line_tokens:
+            self._count_by_file(sources, np.concatenate(line_tokens),
+                                np.concatenate(line_unknown))
         tokens = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
         return TokenizedShard(index, tokens, documents,
                               sum(len(document) - 1 for document in documents))
+
+    def _count_by_file(self, sources: list[tuple[str, int]], line_tokens: np.ndarray,
+                       line_unknown: np.ndarray) -> None:
+        start = 0
+        for path, count in sources:
+            totals = self.counts_by_file.setdefault(path, [0, 0])
+            totals[0] += int(line_tokens[start:start + count].sum())
+            totals[1] += int(line_unknown[start:start + count].sum())
+            start += count
+
+
+def unknown_token_warnings(counts_by_file: dict[str, list[int]],
+                           threshold: float = UNKNOWN_WARNING_FRACTION) -> list[str]:
+    """One warning per file in which more than `threshold` of the tokens are `[UNK]`:
+    a sign of a vocabulary or casing that does not fit the text (text Google's
+    vocabulary fits has well under 1%)."""
+    warnings = []
+    for path, (tokens, unknown) in counts_by_file.items():
+        if tokens and unknown > threshold * tokens:
+            warnings.append(
+                f"{path}: {unknown} of its {tokens} tokens ({unknown / tokens:.1%}) are "
+                f"[UNK], more than {threshold:.0%}; check that --vocab_file and "
+                "--do_lower_case fit this text.")
+    return warnings
 
 
 def write_records(records: list[bytes], path: str) -> None:
@@ -182,7 +240,7 @@ def start_workers(processes: int):
 
 
 def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir: str,
-                       pool, pool_size: int, max_shard_bytes: int, log=print,
+                       pool, pool_size: int, max_shard_bytes: int, log=print, warn=print,
                        ) -> tuple[list[str], ShardStats]:
     """Processes every shard of the corpus into a record file under `temp_dir`.
 
@@ -190,6 +248,7 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
     `start_workers`; `pool_size` of them), or builds its instances itself when the
     queue already holds two shards per worker; it writes every shard's serialized
     instances as they come back. So at most `2 * pool_size + 1` shards are in memory.
+    At the end, `warn`s about files with many `[UNK]`s (`unknown_token_warnings`).
 
     Returns:
       the shard files in shard order, and the summed counts.
@@ -206,10 +265,10 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
         log(f"{len(paths)} shards read, {totals.instances} instances written, "
             f"{time.time() - started:.1f} s")
 
-    for index, lines in enumerate(iter_shards(input_files, max_shard_bytes)):
+    for index, (lines, sources) in enumerate(iter_shards(input_files, max_shard_bytes)):
         path = os.path.join(temp_dir, f"shard-{index:06d}.tfrecord")
         paths.append(path)
-        shard = tokenizer.documents(index, lines)
+        shard = tokenizer.documents(index, lines, sources)
         del lines
         while pending and pending[0][1].ready():
             finished_path, result = pending.pop(0)
@@ -221,6 +280,8 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
             finish(path, *build_instances(shard, config, tokenizer.is_continuation))
     for path, result in pending:
         finish(path, *result.get())
+    for message in unknown_token_warnings(tokenizer.counts_by_file):
+        warn(message)
     return paths, totals
 
 

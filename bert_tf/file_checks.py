@@ -1,0 +1,192 @@
+"""Checks of the files and folders a script is given, made before any work starts, and
+reading of text files as UTF-8 with errors that name the file and the byte.
+
+Every check raises `UserInputError` with one sentence naming the flag and the path.
+`describe_file_error` turns the file-system errors of Python and of TensorFlow's
+`gfile` (`"<path>; Permission denied"`) into such a sentence; `bert_tf.cli` uses it
+for errors that only show up during the work (a disk that fills up, a file-size limit).
+
+TensorFlow is imported inside the functions: `create_pretraining_data.py`'s worker
+processes import this module and must not load it.
+"""
+
+import codecs
+import errno
+import os
+import re
+import sys
+from typing import Iterable, Iterator
+
+from bert_tf.errors import UserInputError
+
+# How much of an input file `check_utf8_head` reads before the work starts; the rest is
+# checked as it is read.
+HEAD_BYTES = 1 << 16
+
+# The file-system errors worth one sentence instead of a traceback, by the text the C
+# library gives them (`strerror`, which TensorFlow's messages carry too), with what to do.
+_FILE_ERRORS = {
+    errno.ENOENT: "check the path",
+    errno.EACCES: "choose a location you may write to, or fix its permissions",
+    errno.EPERM: "choose a location you may write to, or fix its permissions",
+    errno.EROFS: "choose a location on a writable file system",
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EFBIG: ("the file system or the process's file-size limit (ulimit -f) allows no "
+                  "larger file; write elsewhere or raise the limit"),
+    errno.EISDIR: "give a file, not a directory",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+}
+_STRERROR_HINTS = {os.strerror(code): hint for code, hint in _FILE_ERRORS.items()}
+# TensorFlow's file errors read "<path>; <strerror>", sometimes after a
+# "{{function_node ...}}" prefix and before an " [Op:SaveV2]" suffix.
+_TF_FILE_ERROR = re.compile(r"^(?:\{\{[^}]*\}\}\s*)?(?P<path>.+?); (?P<reason>"
+                            + "|".join(map(re.escape, _STRERROR_HINTS)) + r")\b")
+
+
+def describe_file_error(error: BaseException) -> str | None:
+    """One sentence for a file-system error (path, what went wrong, what to do), or None
+    for any other error, which must keep its traceback.
+
+    Understood: `OSError`s with one of the errnos above (and `FileNotFoundError`s raised
+    with a message of their own), and TensorFlow `OpError`s whose message is a `gfile`
+    or checkpoint-writing failure, such as `"out/x.tmp; File too large [Op:SaveV2]"`.
+    """
+    if isinstance(error, FileNotFoundError) and error.errno is None:
+        return str(error)
+    found = _file_error(error)
+    if found is None:
+        return None
+    where, reason = found
+    return f"{where + ': ' if where else ''}{reason}; {_STRERROR_HINTS[reason]}."
+
+
+def _file_error(error: BaseException) -> tuple[str | None, str] | None:
+    """(path or None, strerror) of a file-system error; None for any other error."""
+    if isinstance(error, OSError):
+        if error.errno not in _FILE_ERRORS:
+            return None
+        return error.filename, os.strerror(error.errno)
+    tf = sys.modules.get("tensorflow")  # Not loaded: no TensorFlow error to look at.
+    if tf is None or not isinstance(error, tf.errors.OpError):
+        return None
+    match = _TF_FILE_ERROR.match(error.message or "")
+    return None if match is None else (match.group("path"), match.group("reason"))
+
+
+def check_input_file(path: str, flag: str) -> None:
+    """Raises `UserInputError` unless `path` is an existing file (not a directory)."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(path):
+        raise UserInputError(f"{flag} {path!r} does not exist.")
+    if tf.io.gfile.isdir(path):
+        raise UserInputError(f"{flag} {path!r} is a directory; give a file.")
+
+
+def check_writable_directory(directory: str, flag: str) -> None:
+    """Creates `directory` if needed and writes and removes an empty file in it, so that
+    an unwritable folder stops a script before its work, not at its first save.
+
+    Raises:
+      UserInputError: naming `flag` and `directory`, if either step fails.
+    """
+    import tensorflow as tf
+
+    directory = directory or "."
+    if tf.io.gfile.exists(directory) and not tf.io.gfile.isdir(directory):
+        raise UserInputError(f"{flag}: {directory!r} is a file, not a folder; choose a "
+                             "folder to write to.")
+    probe = os.path.join(directory, f".write-test-{os.getpid()}")
+    try:
+        tf.io.gfile.makedirs(directory)
+        with tf.io.gfile.GFile(probe, "w") as writer:
+            writer.write("")
+        tf.io.gfile.remove(probe)
+    except (tf.errors.OpError, OSError) as error:
+        found = _file_error(error)
+        reason = (": ".join(filter(None, found)) if found
+                  else (str(error).splitlines() or [type(error).__name__])[0])
+        raise UserInputError(f"{flag}: cannot write to {directory!r} ({reason}); choose a "
+                             "folder you can write to.") from error
+
+
+def check_output_file(path: str, flag: str, overwrite: bool) -> None:
+    """Refuses an output path that is a directory, or an existing file unless
+    `overwrite`; then checks that its folder can be written (`check_writable_directory`).
+
+    Raises:
+      UserInputError: naming `flag` and `path`.
+    """
+    import tensorflow as tf
+
+    if tf.io.gfile.isdir(path):
+        raise UserInputError(f"{flag} {path!r} is a directory; give a file name.")
+    if tf.io.gfile.exists(path) and not overwrite:
+        raise UserInputError(f"{flag} {path!r} already exists; choose another name or pass "
+                             "--overwrite_output.")
+    check_writable_directory(os.path.dirname(path), flag)
+
+
+def decode_utf8(data: bytes, path: str, flag: str, offset: int = 0,
+                final: bool = True) -> str:
+    """`data` decoded as UTF-8 text.
+
+    Args:
+      data: bytes read from `path`, starting at byte `offset` of the file.
+      path, flag: named in the error.
+      offset: where `data` starts in the file, so that the error gives the file's byte.
+      final: False when `data` may end inside a character (a file's first bytes only).
+
+    Raises:
+      UserInputError: on a byte that is not UTF-8, or a NUL byte (UTF-16 text, even
+        without a byte-order mark, and binary files have them; text files do not),
+        naming the file and the byte offset of the first offending byte.
+    """
+    try:
+        text = (data.decode("utf-8") if final
+                else codecs.getincrementaldecoder("utf-8")().decode(data, final=False))
+    except UnicodeDecodeError as error:
+        what = "is not valid UTF-8"
+        if offset + error.start == 0 and data[:2] in (codecs.BOM_UTF16_LE,
+                                                      codecs.BOM_UTF16_BE):
+            what = "starts a UTF-16 byte-order mark"
+        raise _not_utf8(path, flag, offset + error.start, data[error.start], what) from error
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise _not_utf8(path, flag, offset + nul, 0, "is a NUL byte")
+    return text
+
+
+def _not_utf8(path: str, flag: str, offset: int, value: int, what: str) -> UserInputError:
+    return UserInputError(
+        f"{flag} {path!r} is not UTF-8 text: byte {offset} (0x{value:02x}) {what}; "
+        "convert it to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8) or leave out binary files.")
+
+
+def check_utf8_head(path: str, flag: str, size: int = HEAD_BYTES) -> None:
+    """Checks that the first `size` bytes of `path` are UTF-8 text (see `decode_utf8`):
+    a UTF-16 or binary file is refused before any work, the rest as it is read."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path, "rb") as reader:
+        head = reader.read(size)
+    decode_utf8(head, path, flag, final=len(head) < size)
+
+
+def read_utf8_lines(path: str, flag: str) -> Iterator[str]:
+    """The lines of a UTF-8 text file, newline kept, each checked by `decode_utf8`."""
+    import tensorflow as tf
+
+    offset = 0
+    with tf.io.gfile.GFile(path, "rb") as reader:
+        for line in reader:
+            yield decode_utf8(line, path, flag, offset)
+            offset += len(line)
+
+
+def read_utf8_files(paths: Iterable[str], flag: str) -> Iterator[str]:
+    """The lines of several files in turn, newline stripped (see `read_utf8_lines`)."""
+    for path in paths:
+        for line in read_utf8_lines(path, flag):
+            yield line.rstrip("\n")
