@@ -12,7 +12,8 @@ import keras
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, fine_tuning, optimization, tokenization, training
+from bert_tf import (checkpoints, file_checks, fine_tuning, optimization, tokenization,
+                     training, training_checkpoints)
 from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 
@@ -109,6 +110,24 @@ def validate_flags() -> None:
         raise UserInputError("--early_stopping_patience needs --do_train.")
 
 
+def saved_task(run_kind: str) -> dict | None:
+    """Checks --output_dir (and --export_dir) before anything is read or written:
+    refuses a folder holding checkpoints this project did not write, or checkpoints or
+    the task of another kind of run than `run_kind` (e.g. "run_ner.py"), or one that
+    cannot be written; returns the task saved there, if any.
+
+    Raises:
+      UserInputError: one sentence naming the folder and what it holds.
+    """
+    training_checkpoints.check_output_dir(FLAGS.output_dir, run_kind)
+    file_checks.check_writable_directory(FLAGS.output_dir, "--output_dir",
+                                         keep_created=False)
+    if FLAGS.export_dir:
+        file_checks.check_writable_directory(FLAGS.export_dir, "--export_dir",
+                                             keep_created=False)
+    return fine_tuning.read_task_info(FLAGS.output_dir, run_kind)
+
+
 def model_files() -> tuple[BertConfig, str]:
     """The model config and vocab path from --bert_config_file/--vocab_file, or the
     files beside --init_checkpoint; checks them against --max_seq_length and casing."""
@@ -166,7 +185,7 @@ def dynamic_padding() -> bool:
 
 def build_trainer(strategy: tf.distribute.Strategy, make_model: Callable[[], keras.Model],
                   loss_fn_of: Callable[[keras.Model], Callable], num_train_steps: int,
-                  initialize_missing: tuple[str, ...]) -> training.Trainer:
+                  initialize_missing: tuple[str, ...], run_kind: str) -> training.Trainer:
     """Creates the model under `strategy`, loads --init_checkpoint into it, freezes what
     the flags say, and returns the `Trainer` with Google's optimizer for
     `num_train_steps` steps (warmup: --warmup_proportion of them).
@@ -177,6 +196,10 @@ def build_trainer(strategy: tf.distribute.Strategy, make_model: Callable[[], ker
       loss_fn_of: the model -> its training `loss_fn`.
       num_train_steps: optimizer steps of the whole run.
       initialize_missing: checkpoint name prefixes that may start fresh (the head).
+      run_kind: the script (e.g. "run_classifier.py"), recorded with the checkpoints.
+
+    Raises:
+      UserInputError: if --output_dir holds checkpoints of another model.
     """
     with strategy.scope():
         model = make_model()
@@ -194,7 +217,7 @@ def build_trainer(strategy: tf.distribute.Strategy, make_model: Callable[[], ker
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return training.Trainer(strategy, model, optimizer, loss_fn_of(model), FLAGS.output_dir,
                             FLAGS.gradient_accumulation_steps, FLAGS.jit_compile,
-                            FLAGS.keep_checkpoints)
+                            FLAGS.keep_checkpoints, seed=FLAGS.seed, run_kind=run_kind)
 
 
 def train_or_restore(trainer: training.Trainer, dataset_fn: Callable | None,
@@ -220,10 +243,11 @@ def train_or_restore(trainer: training.Trainer, dataset_fn: Callable | None,
         trainer.train(dataset_fn, num_train_steps, FLAGS.train_batch_size,
                       FLAGS.save_checkpoints_steps, FLAGS.iterations_per_loop,
                       FLAGS.log_steps,
-                      after_save=(lambda step: keeper.update(model, step, evaluate(model)))
+                      after_save=(lambda step: keeper.after_checkpoint(model, step, evaluate))
                       if keeper else None)
     else:
-        restored = trainer.checkpoints.restore_latest()
+        # Only the weights: what was frozen in training does not matter here.
+        restored = trainer.checkpoints.restore_latest(weights_only=True)
         if restored:
             logging.info("Using %s", restored)
     if keeper is not None and keeper.checkpoint:

@@ -26,6 +26,7 @@ from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertClassifier
 
 FLAGS = flags.FLAGS
+RUN_KIND = "run_classifier.py"
 
 fine_tuning_flags.define_flags()
 flags.DEFINE_string("task_name", None, "The task: " + ", ".join(
@@ -62,11 +63,10 @@ def main(argv: list[str]) -> None:
     """Trains, evaluates, predicts and exports as the flags say; see the docstring."""
     del argv
     fine_tuning_flags.validate_flags()
+    saved = fine_tuning_flags.saved_task(RUN_KIND)
     keras.utils.set_random_seed(FLAGS.seed)
     config, vocab_file = fine_tuning_flags.model_files()
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=FLAGS.do_lower_case)
-    tf.io.gfile.makedirs(FLAGS.output_dir)
-    saved = fine_tuning.read_task_info(FLAGS.output_dir)
     generic = FLAGS.task_name.lower() in classification_data.GENERIC_TASKS
     processor = classification_data.get_processor(
         FLAGS.task_name, data_dir=FLAGS.data_dir, text_a_column=FLAGS.text_a_column,
@@ -86,7 +86,6 @@ def main(argv: list[str]) -> None:
                 f"--output_dir {FLAGS.output_dir} holds a model trained with labels "
                 f"{saved['labels']}, but the data has {task['labels']}; use a new "
                 "--output_dir.")
-        fine_tuning.write_task_info(FLAGS.output_dir, task)
     num_labels = 1 if task["is_regression"] else len(task["labels"])
     trim = fine_tuning_flags.dynamic_padding()
 
@@ -127,13 +126,18 @@ def main(argv: list[str]) -> None:
         return results
 
     train_features = features_of(train_examples, "train") if train_examples else None
+    test_features = (features_of(processor.get_test_examples(FLAGS.data_dir), "test")
+                     if FLAGS.do_predict else None)
     weights = (class_weights(FLAGS.class_weights, train_features["label_ids"], num_labels)
                if train_features is not None and not task["is_regression"] else None)
     trainer = fine_tuning_flags.build_trainer(
         strategy, lambda: BertClassifier(config, num_labels),
         lambda model: classification_objectives.classification_loss_fn(num_labels, weights),
-        num_train_steps, initialize_missing=("output_", "bert/pooler/"))
+        num_train_steps, initialize_missing=("output_", "bert/pooler/"), run_kind=RUN_KIND)
     model = trainer.model
+    # Every input is read and checked: only now is anything written.
+    if task is not saved:
+        fine_tuning.write_task_info(FLAGS.output_dir, task, RUN_KIND)
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         return classification_dataset.classification_dataset(
@@ -151,7 +155,6 @@ def main(argv: list[str]) -> None:
         outputs.write_eval_results(FLAGS.output_dir, results)
         logging.info("Eval results: %s", results)
     if FLAGS.do_predict:
-        test_features = features_of(processor.get_test_examples(FLAGS.data_dir), "test")
         logits = predict_logits(model, test_features, FLAGS.predict_batch_size)
         rows = (logits if task["is_regression"]
                 else classification_objectives.softmax(logits))

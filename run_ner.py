@@ -42,6 +42,7 @@ from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertCrfTokenClassifier, BertTokenClassifier
 
 FLAGS = flags.FLAGS
+RUN_KIND = "run_ner.py"
 
 fine_tuning_flags.define_flags()
 flags.DEFINE_enum("label_scheme", "auto", ["auto", *conll.SCHEMES], "Tag scheme of the "
@@ -55,6 +56,10 @@ flags.DEFINE_bool("document_context", False, "Fill each window with the neighbou
                   "labelled).")
 flags.DEFINE_bool("use_crf", False, "Add a linear-chain CRF on the token logits "
                   "(trained by its likelihood, decoded by Viterbi).")
+flags.DEFINE_integer("max_words_per_request", export.DEFAULT_MAX_WORDS_PER_REQUEST,
+                     "With --export_dir: the most words one text (one row of a batch) sent "
+                     "to the exported model may hold; a longer one is refused with an error "
+                     "giving its word count and this limit.", lower_bound=1)
 
 PREDICTIONS = "test_predictions.txt"
 PRIMARY_METRIC = "eval_f1"
@@ -70,7 +75,7 @@ def validate_ner_flags() -> None:
 
 def task_from(train_file: conll.ConllFile | None, saved: dict | None) -> dict:
     """The task to run: labels (IOB2, from the training file), the training file's tag
-    scheme and whether the model has a CRF; writes it to --output_dir when new.
+    scheme and whether the model has a CRF (`saved` itself when it is to be reused).
 
     Raises:
       UserInputError: if --output_dir holds a model of other labels or head, or there
@@ -95,7 +100,6 @@ def task_from(train_file: conll.ConllFile | None, saved: dict | None) -> dict:
             f"--output_dir {FLAGS.output_dir} holds a model trained with labels "
             f"{saved['labels']} and --use_crf={saved['use_crf']}, but this run has "
             f"{task['labels']} and --use_crf={task['use_crf']}; use a new --output_dir.")
-    fine_tuning.write_task_info(FLAGS.output_dir, task)
     return task
 
 
@@ -104,10 +108,10 @@ def main(argv: list[str]) -> None:
     del argv
     fine_tuning_flags.validate_flags()
     validate_ner_flags()
+    saved = fine_tuning_flags.saved_task(RUN_KIND)
     keras.utils.set_random_seed(FLAGS.seed)
     config, vocab_file = fine_tuning_flags.model_files()
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=FLAGS.do_lower_case)
-    tf.io.gfile.makedirs(FLAGS.output_dir)
     # Every file is read (and checked) before any training.
     train_file = (conll.read_split(FLAGS.data_dir, "train", FLAGS.label_scheme)
                   if FLAGS.do_train else None)
@@ -115,7 +119,7 @@ def main(argv: list[str]) -> None:
                 if FLAGS.do_eval or FLAGS.early_stopping_patience else None)
     test_file = (conll.read_split(FLAGS.data_dir, "test", FLAGS.label_scheme)
                  if FLAGS.do_predict else None)
-    task = task_from(train_file, fine_tuning.read_task_info(FLAGS.output_dir))
+    task = task_from(train_file, saved)
     labels = task["labels"]
     label_map = {label: index for index, label in enumerate(labels)}
     trim = fine_tuning_flags.dynamic_padding()
@@ -166,8 +170,12 @@ def main(argv: list[str]) -> None:
         strategy, lambda: model_class(config, len(labels)),
         lambda model: ner_objectives.token_classification_loss_fn(
             model.crf if task["use_crf"] else None),
-        num_train_steps, initialize_missing=("output_", "bert/pooler/", "crf/"))
+        num_train_steps, initialize_missing=("output_", "bert/pooler/", "crf/"),
+        run_kind=RUN_KIND)
     model = trainer.model
+    # Every input is read and checked: only now is anything written.
+    if task is not saved:
+        fine_tuning.write_task_info(FLAGS.output_dir, task, RUN_KIND)
 
     def evaluate(model) -> dict:
         predicted, loss = tags_of(model, dev_file, dev_features, FLAGS.eval_batch_size)
@@ -205,7 +213,8 @@ def main(argv: list[str]) -> None:
         version = export.export_token_classifier(
             model, FLAGS.export_dir, vocab_file=vocab_file,
             do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
-            label_list=labels, doc_stride=FLAGS.doc_stride)
+            label_list=labels, doc_stride=FLAGS.doc_stride,
+            max_words_per_request=FLAGS.max_words_per_request)
         logging.info("Exported the SavedModel to %s", version)
 
 

@@ -14,14 +14,15 @@ import tensorflow as tf
 from absl import flags, logging
 
 import fine_tuning_flags
-from bert_tf import (checkpoints, cli, optimization, outputs, pretraining_objectives,
-                     training)
+from bert_tf import (checkpoints, cli, file_checks, fine_tuning, optimization, outputs,
+                     pretraining_objectives, training, training_checkpoints)
 from bert_tf.configs import BertConfig
 from bert_tf.data import pretraining_dataset, pretraining_records
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertPretrainer
 
 FLAGS = flags.FLAGS
+RUN_KIND = "run_pretraining.py"
 
 flags.DEFINE_string("bert_config_file", None, "The config of the model to pre-train.")
 flags.DEFINE_string("input_file", None, "Input TFRecord files: comma-separated, globs allowed.")
@@ -68,6 +69,12 @@ def validate_flags(replicas: int) -> None:
 def main(argv: list[str]) -> None:
     """Trains and/or evaluates; see the module docstring."""
     del argv
+    # Before anything is read or written: refuses a folder holding checkpoints this
+    # project did not write, or another kind of run's checkpoints or task.
+    training_checkpoints.check_output_dir(FLAGS.output_dir, RUN_KIND)
+    fine_tuning.read_task_info(FLAGS.output_dir, RUN_KIND)
+    file_checks.check_writable_directory(FLAGS.output_dir, "--output_dir",
+                                         keep_created=False)
     keras.utils.set_random_seed(FLAGS.seed)
     config = BertConfig.from_json_file(FLAGS.bert_config_file)
     if FLAGS.max_seq_length > config.max_position_embeddings:
@@ -102,7 +109,7 @@ def main(argv: list[str]) -> None:
     trainer = training.Trainer(strategy, model, optimizer,
                                pretraining_objectives.pretraining_losses, FLAGS.output_dir,
                                FLAGS.gradient_accumulation_steps, FLAGS.jit_compile,
-                               FLAGS.keep_checkpoints)
+                               FLAGS.keep_checkpoints, seed=FLAGS.seed, run_kind=RUN_KIND)
 
     def dataset_fn(batch_size: int, is_training: bool):
         def make(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -116,10 +123,15 @@ def main(argv: list[str]) -> None:
         trainer.train(dataset_fn(FLAGS.train_batch_size, True), FLAGS.num_train_steps,
                       FLAGS.train_batch_size, FLAGS.save_checkpoints_steps,
                       FLAGS.iterations_per_loop, FLAGS.log_steps)
+    else:  # Evaluation alone: of the latest checkpoint, as Google's Estimator does.
+        restored = trainer.checkpoints.restore_latest(weights_only=True)
+        if restored:
+            logging.info("Evaluating %s", restored)
     if FLAGS.do_eval:
         results = trainer.evaluate(dataset_fn(FLAGS.eval_batch_size, False),
                                    FLAGS.max_eval_steps)
         results["global_step"] = trainer.step
+        tf.io.gfile.makedirs(FLAGS.output_dir)
         outputs.write_eval_results(FLAGS.output_dir, results)
         logging.info("Eval results: %s", results)
 

@@ -84,9 +84,16 @@ def check_input_file(path: str, flag: str) -> None:
         raise UserInputError(f"{flag} {path!r} is a directory; give a file.")
 
 
-def check_writable_directory(directory: str, flag: str) -> None:
+def check_writable_directory(directory: str, flag: str, keep_created: bool = True) -> None:
     """Creates `directory` if needed and writes and removes an empty file in it, so that
     an unwritable folder stops a script before its work, not at its first save.
+
+    Args:
+      directory: the folder (local or `gs://`).
+      flag: the flag that named it, for the message.
+      keep_created: keep the folders this check had to create; False removes them
+        again, for scripts that create their output folder only once every input is
+        checked (so a failed run leaves nothing).
 
     Raises:
       UserInputError: naming `flag` and `directory`, if either step fails.
@@ -97,6 +104,7 @@ def check_writable_directory(directory: str, flag: str) -> None:
     if tf.io.gfile.exists(directory) and not tf.io.gfile.isdir(directory):
         raise UserInputError(f"{flag}: {directory!r} is a file, not a folder; choose a "
                              "folder to write to.")
+    created = _topmost_missing(directory)
     probe = os.path.join(directory, f".write-test-{os.getpid()}")
     try:
         tf.io.gfile.makedirs(directory)
@@ -109,6 +117,24 @@ def check_writable_directory(directory: str, flag: str) -> None:
                   else (str(error).splitlines() or [type(error).__name__])[0])
         raise UserInputError(f"{flag}: cannot write to {directory!r} ({reason}); choose a "
                              "folder you can write to.") from error
+    finally:
+        if created is not None and not keep_created and tf.io.gfile.isdir(created):
+            tf.io.gfile.rmtree(created)
+
+
+def _topmost_missing(directory: str) -> str | None:
+    """The highest folder on `directory`'s path that does not exist yet, if any."""
+    import tensorflow as tf
+
+    missing = None
+    path = directory.rstrip("/")
+    while path and not path.endswith(":/") and not tf.io.gfile.exists(path):
+        missing = path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
 
 
 def check_output_file(path: str, flag: str, overwrite: bool) -> None:

@@ -3,6 +3,7 @@ and keeping the best checkpoint on the development set with early stopping."""
 
 import json
 import os
+from typing import Callable
 
 import keras
 import tensorflow as tf
@@ -16,19 +17,47 @@ TASK_INFO = "task_info.json"
 _BEST_STATE = "best_metric.json"
 
 
-def read_task_info(output_dir: str) -> dict | None:
-    """What a training run saved about its task in `output_dir` (labels, shape), if any."""
+def _task_run_kind(task: dict) -> str:
+    """The script that wrote a `task_info.json` (files written before the kind was kept
+    are told apart by their keys: only `run_ner.py`'s has `"task": "ner"`)."""
+    if "run_kind" in task:
+        return task["run_kind"]
+    return "run_ner.py" if task.get("task") == "ner" else "run_classifier.py"
+
+
+def read_task_info(output_dir: str, run_kind: str) -> dict | None:
+    """What a training run saved about its task in `output_dir` (labels, shape), if any.
+
+    Args:
+      output_dir: the run's folder.
+      run_kind: the script about to use the folder, e.g. "run_classifier.py".
+
+    Raises:
+      UserInputError: if the task was saved by another kind of run (or is not JSON).
+    """
     path = os.path.join(output_dir, TASK_INFO)
     if not tf.io.gfile.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as reader:
-        return json.load(reader)
+    try:
+        with tf.io.gfile.GFile(path) as reader:
+            task = json.load(reader)
+        written_by = _task_run_kind(task)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise UserInputError(f"{path} is not the task file this project writes ({error}); "
+                             "choose a new --output_dir.") from error
+    if written_by != run_kind:
+        raise UserInputError(
+            f"--output_dir {output_dir!r} holds the task of a {written_by} run "
+            f"({TASK_INFO}), and this is a {run_kind} run: choose a new --output_dir.")
+    return task
 
 
-def write_task_info(output_dir: str, task: dict) -> None:
-    """Saves `task` in `output_dir/task_info.json` (atomically)."""
+def write_task_info(output_dir: str, task: dict, run_kind: str) -> None:
+    """Saves `task`, with `run_kind`, in `output_dir/task_info.json` (atomically),
+    creating `output_dir` if needed."""
+    tf.io.gfile.makedirs(output_dir)
     outputs.write_atomically(os.path.join(output_dir, TASK_INFO),
-                             [json.dumps(task, indent=1) + "\n"])
+                             [json.dumps({**task, "run_kind": run_kind}, indent=1) + "\n"])
 
 
 def freeze_layers(model: keras.Model, freeze_embeddings: bool = False,
@@ -67,9 +96,12 @@ class BestCheckpointKeeper:
     """Keeps the weights with the best development score in `output_dir/best/` and says
     when the score has not improved for `patience` evaluations in a row.
 
-    The state (best value and step, evaluations without improvement) is a JSON file
-    beside the weights, so a resumed run goes on counting where the killed one was.
-    The weights are a checkpoint in Google's naming (`best/model.ckpt`).
+    The state (best value, step and checkpoint, the last step evaluated, evaluations
+    without improvement) is a JSON file beside the weights, so a resumed run goes on
+    counting where the killed one was. The weights are a checkpoint in Google's naming,
+    `best/model.ckpt-STEP`: a new best is written beside the old one, the state is
+    switched to it, and only then is the old one removed, so a run killed at any point
+    keeps a complete best checkpoint.
     """
 
     def __init__(self, output_dir: str, metric: str, patience: int,
@@ -79,23 +111,41 @@ class BestCheckpointKeeper:
         self.metric = metric
         self.patience = patience
         self.higher_is_better = higher_is_better
-        self.state = {"metric": metric, "value": None, "step": None, "stale": 0}
+        self.state = {"metric": metric, "value": None, "step": None, "stale": 0,
+                      "evaluated": None, "checkpoint": None}
         path = os.path.join(self.directory, _BEST_STATE)
         if tf.io.gfile.exists(path):
             with tf.io.gfile.GFile(path) as reader:
-                self.state = json.load(reader)
+                # An earlier version kept neither the checkpoint's name nor the last
+                # step evaluated: its weights are `best/model.ckpt`.
+                self.state = {"evaluated": None, "checkpoint": "model.ckpt",
+                              **json.load(reader)}
 
     @property
     def checkpoint(self) -> str | None:
         """The best weights' checkpoint prefix, once there is one."""
-        return (os.path.join(self.directory, "model.ckpt")
-                if self.state["value"] is not None else None)
+        if self.state["value"] is None:
+            return None
+        return os.path.join(self.directory, self.state["checkpoint"])
 
     def _improves(self, value: float) -> bool:
         best = self.state["value"]
         if best is None:
             return True
         return value > best if self.higher_is_better else value < best
+
+    def after_checkpoint(self, model: keras.Model, step: int,
+                         evaluate: Callable[[keras.Model], dict]) -> bool:
+        """`update` with `evaluate(model)`, unless `step` was evaluated already (as when
+        a run killed after evaluating its last checkpoint resumes from it).
+
+        Returns:
+          True when training should stop: `patience` evaluations without improvement.
+        """
+        evaluated = self.state["evaluated"]
+        if evaluated is not None and step <= evaluated:
+            return self.state["stale"] >= self.patience
+        return self.update(model, step, evaluate(model))
 
     def update(self, model: keras.Model, step: int, metrics: dict) -> bool:
         """Records the score of `model` at `step`; saves it if it is the best so far.
@@ -105,11 +155,11 @@ class BestCheckpointKeeper:
         """
         value = float(metrics[self.metric])
         if self._improves(value):
-            tf.io.gfile.makedirs(self.directory)
-            checkpoints.save_google_checkpoint(model, self.checkpoint or
-                                               os.path.join(self.directory, "model.ckpt"),
+            name = f"model.ckpt-{step}"
+            # Beside the previous best (overwriting only what a killed run left unused).
+            checkpoints.save_google_checkpoint(model, os.path.join(self.directory, name),
                                                overwrite=True)
-            self.state.update(value=value, step=step, stale=0)
+            self.state.update(value=value, step=step, stale=0, checkpoint=name)
             logging.info("New best %s %.4f at step %d.", self.metric, value, step)
         else:
             self.state["stale"] += 1
@@ -117,6 +167,18 @@ class BestCheckpointKeeper:
                          "without improvement).", self.metric, value, step,
                          self.state["value"], self.state["step"], self.state["stale"],
                          self.patience)
+        self.state["evaluated"] = step
+        tf.io.gfile.makedirs(self.directory)
         outputs.write_atomically(os.path.join(self.directory, _BEST_STATE),
                                  [json.dumps(self.state) + "\n"])
+        self._remove_others()
         return self.state["stale"] >= self.patience
+
+    def _remove_others(self) -> None:
+        """Removes checkpoint files in `best/` other than the best's (an earlier best,
+        or what a killed save left)."""
+        keep = self.state["checkpoint"]
+        for name in tf.io.gfile.listdir(self.directory):
+            if name.startswith("model.ckpt") and name not in (keep + ".index",
+                                                               keep + ".data-00000-of-00001"):
+                tf.io.gfile.remove(os.path.join(self.directory, name))

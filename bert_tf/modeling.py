@@ -7,6 +7,7 @@ from bert_tf.configs import BertConfig
 from bert_tf.layers import (BertEmbeddings, MaskedLMHead, NextSentenceHead, OutputHead,
                             Pooler, TransformerEncoder)
 from bert_tf.layers.crf import CRF
+from bert_tf.layers.dropout import Dropout
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 
@@ -133,7 +134,7 @@ class _BertWithOutputHead(_ConfiguredModel):
         super().__init__(config, **kwargs)
         self.num_labels = num_labels
         self.bert = BertModel(config)
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
         self.classifier = OutputHead(config, num_labels, name="classifier")
         self.classifier.build()
         self.built = True

@@ -18,6 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.errors import TrainingError, UserInputError
+from bert_tf.layers import dropout
 from bert_tf.training_checkpoints import TrainingCheckpoints
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
@@ -88,13 +89,25 @@ class Trainer:
       output_dir: where checkpoints and TensorBoard summaries go.
       gradient_accumulation_steps: micro-batches per optimizer step.
       jit_compile: compile the step with XLA.
+      keep_checkpoints: how many of the newest checkpoints to keep.
+      seed: the dropout masks of a step are drawn from (seed, step, micro-batch,
+        replica), so a resumed run draws the masks the uninterrupted run would.
+      run_kind: what trains here (e.g. "run_classifier.py"), recorded with the
+        checkpoints: an `output_dir` holding checkpoints of another kind is refused.
+        Default: the model's class name.
     """
 
     def __init__(self, strategy: tf.distribute.Strategy, model: keras.Model,
                  optimizer: keras.optimizers.Optimizer, loss_fn: Callable,
                  output_dir: str, gradient_accumulation_steps: int = 1,
-                 jit_compile: bool = False, keep_checkpoints: int = 5):
-        """Sets up; nothing runs until `train` or `evaluate`."""
+                 jit_compile: bool = False, keep_checkpoints: int = 5, seed: int = 0,
+                 run_kind: str | None = None):
+        """Sets up; nothing runs until `train` or `evaluate`.
+
+        Raises:
+          UserInputError: if `output_dir` holds checkpoints this project did not
+            write, or of another kind of run or another model.
+        """
         self.strategy = strategy
         self.model = model
         self.optimizer = optimizer
@@ -102,12 +115,14 @@ class Trainer:
         self.output_dir = output_dir
         self.accumulation = gradient_accumulation_steps
         self.jit_compile = jit_compile
+        self.seed = seed
         self.is_chief = _is_chief(strategy)
         # Other workers of a multi-worker run keep their checkpoints to themselves.
         checkpoint_dir = output_dir if self.is_chief else os.path.join(
             output_dir, f"worker-{strategy.cluster_resolver.task_id}")
         self.checkpoints = TrainingCheckpoints(checkpoint_dir, model, optimizer,
-                                               keep_checkpoints)
+                                               keep_checkpoints,
+                                               run_kind or type(model).__name__)
         self._replica_fn = (tf.function(self._replica_gradients, jit_compile=True)
                             if jit_compile else self._replica_gradients)
         with strategy.scope():
@@ -118,14 +133,21 @@ class Trainer:
         """Optimizer steps taken so far."""
         return int(self.optimizer.iterations.numpy())
 
-    def _replica_gradients(self, micro_batches):
+    def _replica_gradients(self, micro_batches, step):
         """Gradients of the mean loss over this replica's micro-batches, scaled so
-        that summing over replicas gives the global-batch mean."""
+        that summing over replicas gives the global-batch mean.
+
+        Dropout masks come from (seed, `step`, micro-batch, replica), not from a
+        generator's state: nothing about them needs saving for a resumed run to draw
+        the same ones, and each replica draws its own. `step` is the optimizer step
+        before this update, read once for all replicas by the caller."""
         variables = self.model.trainable_variables
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
         total, stats = None, None
-        for features in micro_batches:
-            with tf.GradientTape() as tape:
+        for index, features in enumerate(micro_batches):
+            seed = dropout.step_seed(self.seed, step, index, context.replica_id_in_sync_group)
+            with tf.GradientTape() as tape, dropout.seeded(seed):
                 outputs = self.model(features, training=True)
                 losses = self.loss_fn(outputs, features)
                 loss = losses["loss"] / float(replicas * self.accumulation)
@@ -139,7 +161,8 @@ class Trainer:
 
     def _train_step(self, iterator):
         micro_batches = [next(iterator) for _ in range(self.accumulation)]
-        gradients, stats = self.strategy.run(self._replica_fn, args=(micro_batches,))
+        step = tf.identity(self.optimizer.iterations)  # Before this step's update.
+        gradients, stats = self.strategy.run(self._replica_fn, args=(micro_batches, step))
         gradients = [self.strategy.reduce("SUM", g, axis=None) for g in gradients]
         self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
         return {name: self.strategy.reduce("SUM", value, axis=None)
@@ -173,7 +196,9 @@ class Trainer:
             --iterations_per_loop).
           log_every: steps between progress lines and summaries.
           after_save: called with the step after each checkpoint is written (e.g. to
-            evaluate); training stops early when it returns True.
+            evaluate), and with the restored step after resuming, so that a run killed
+            between a save and this call does not skip it (it may have run already:
+            the callback decides); training stops early when it returns True.
 
         Returns:
           the last logged metrics.
@@ -182,8 +207,12 @@ class Trainer:
           TrainingError: if the loss becomes NaN or infinite; nothing is saved then.
         """
         resumed = self.checkpoints.restore_latest()
+        stop = False
         if resumed is not None:
             logging.info("Resumed from %s at step %d", resumed, self.step)
+            stop = after_save is not None and after_save(self.step)
+            if stop:
+                logging.info("Stopped early at step %d.", self.step)
         consumed_steps = self.step
 
         def resumed_dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -199,7 +228,7 @@ class Trainer:
         loop = self._compile_train_loop()
         metrics = {}
         training_started, steps_before = time.time(), self.step
-        while self.step < num_steps:
+        while not stop and self.step < num_steps:
             started, first_step = time.time(), self.step
             # Stop at the next multiple of each interval, to save and log on time.
             until = min(num_steps, _next_multiple(first_step, save_every),

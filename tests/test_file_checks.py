@@ -65,6 +65,16 @@ def test_writable_directory_is_created_and_left_clean(tmp_path):
     assert folder.is_dir() and list(folder.iterdir()) == []
 
 
+def test_writable_directory_can_leave_nothing_behind(tmp_path):
+    folder = tmp_path / "new" / "folder"
+    file_checks.check_writable_directory(str(folder), "--output_dir", keep_created=False)
+    assert list(tmp_path.iterdir()) == []
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    file_checks.check_writable_directory(str(existing), "--output_dir", keep_created=False)
+    assert existing.is_dir() and list(existing.iterdir()) == []
+
+
 def test_folder_under_a_file_is_refused(tmp_path):
     # Tests run as root, which writes through chmod; a parent that is a file cannot be
     # written by anyone.

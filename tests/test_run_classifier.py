@@ -3,6 +3,7 @@ freezing, early stopping, user tasks and clear errors."""
 
 import json
 import random
+import signal
 import subprocess
 import sys
 
@@ -10,11 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, tokenization
+from bert_tf import checkpoints, optimization, tokenization
 from bert_tf.configs import BertConfig
 from bert_tf.data import classification_data
-from bert_tf.modeling import BertClassifier
+from bert_tf.modeling import BertClassifier, BertPretrainer
+from bert_tf.training_checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
+
+KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")
 
 TINY = {"vocab_size": 382, "hidden_size": 32, "num_hidden_layers": 2,
         "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64,
@@ -48,16 +52,20 @@ def model_files(tmp_path_factory):
     return directory
 
 
+def _command(data_dir, output_dir, model_files, *flags, runner=()) -> list[str]:
+    return [sys.executable, *runner, str(REPO_ROOT / "run_classifier.py"), "--task_name=tsv",
+            "--text_a_column=text", "--label_column=answer", f"--data_dir={data_dir}",
+            f"--output_dir={output_dir}", f"--vocab_file={SAMPLE_VOCAB}",
+            f"--bert_config_file={model_files / 'bert_config.json'}",
+            f"--init_checkpoint={model_files / 'bert_model.ckpt'}",
+            "--max_seq_length=24", "--train_batch_size=16", "--eval_batch_size=8",
+            "--predict_batch_size=8", "--learning_rate=2e-3", "--log_steps=10",
+            "--iterations_per_loop=10", *flags]
+
+
 def _run(data_dir, output_dir, model_files, *flags, check=True):
-    command = [sys.executable, str(REPO_ROOT / "run_classifier.py"), "--task_name=tsv",
-               "--text_a_column=text", "--label_column=answer", f"--data_dir={data_dir}",
-               f"--output_dir={output_dir}", f"--vocab_file={SAMPLE_VOCAB}",
-               f"--bert_config_file={model_files / 'bert_config.json'}",
-               f"--init_checkpoint={model_files / 'bert_model.ckpt'}",
-               "--max_seq_length=24", "--train_batch_size=16", "--eval_batch_size=8",
-               "--predict_batch_size=8", "--learning_rate=2e-3", "--log_steps=10",
-               "--iterations_per_loop=10", *flags]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(_command(data_dir, output_dir, model_files, *flags),
+                            capture_output=True, text=True, cwd=REPO_ROOT)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -154,11 +162,27 @@ def test_bad_user_input_is_one_clear_line(tmp_path, model_files):
     assert result.returncode != 0
     assert "train.tsv" in result.stderr and "line 10" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # A failed run leaves no empty folder.
+
+    # Found wrong after the labels are known: still nothing written (no task_info.json).
+    _write_task(data, counts=(("train", 8), ("dev", 4)))
+    result = _run(data, tmp_path / "out", model_files, "--do_train", "--class_weights=1,2,3",
+                  check=False)
+    assert result.returncode != 0 and "--class_weights='1,2,3'" in result.stderr
+    assert not (tmp_path / "out").exists()
 
     result = _run(data, tmp_path / "out2", model_files, "--do_eval",
                   "--max_seq_length=65", check=False)
     assert result.returncode != 0 and "--max_seq_length=65" in result.stderr
     assert "Traceback" not in result.stderr
+
+    # An --output_dir that cannot be written (root writes through chmod, so under a
+    # file) is refused before any work, in one line.
+    (tmp_path / "a_file").write_text("")
+    result = _run(data, tmp_path / "a_file" / "out", model_files, "--do_train",
+                  check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"--output_dir: cannot write to '{tmp_path}/a_file/out'" in result.stderr
 
 
 def test_sts_b_is_a_regression_with_pearson_and_spearman(tmp_path, model_files):
@@ -185,3 +209,69 @@ def test_sts_b_is_a_regression_with_pearson_and_spearman(tmp_path, model_files):
     results = _results(tmp_path / "out")
     assert {"eval_pearson", "eval_spearman", "eval_loss"} <= set(results)
     assert json.loads((tmp_path / "out" / "task_info.json").read_text())["is_regression"]
+
+
+def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_files):
+    # Dropout on (Google's 0.1); the killed run dies (SIGKILL) in the middle of saving
+    # step 15 of 20, the uninterrupted one runs beside it.
+    dropout = tmp_path / "dropout_config.json"
+    dropout.write_text(json.dumps({**TINY, "hidden_dropout_prob": 0.1,
+                                   "attention_probs_dropout_prob": 0.1}))
+    data = _write_task(tmp_path / "data", counts=(("train", 160),))
+    flags = [f"--bert_config_file={dropout}", "--do_train", "--num_train_epochs=2",
+             "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    processes = [
+        subprocess.Popen(_command(data, straight, model_files, *flags), cwd=REPO_ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(_command(data, killed, model_files, *flags,
+                                  runner=[KILL_HELPER, "15"]),
+                         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    assert [process.wait(timeout=300) for process in processes] == [0, -signal.SIGKILL]
+    assert json.loads((killed / RECORD).read_text())["steps"] == [5, 10, 15]
+
+    resumed = _run(data, killed, model_files, *flags)
+    assert f"Resumed from {killed}/model.ckpt-10 at step 10" in resumed.stderr
+    final_straight = _weights(straight / "model.ckpt-20")
+    final_resumed = _weights(killed / "model.ckpt-20")
+    assert final_straight.keys() == final_resumed.keys()
+    assert int(final_resumed["global_step"]) == 20
+    for name, value in final_straight.items():
+        np.testing.assert_allclose(final_resumed[name], value, atol=1e-6, err_msg=name)
+
+
+def _pretraining_folder(directory, record: str):
+    """A folder as run_pretraining.py leaves it: checkpoints of steps 50 and 100 (of a
+    tiny BertPretrainer), their record (as this version or an earlier one writes it)
+    and eval_results.txt."""
+    model = BertPretrainer(BertConfig.from_dict(TINY))
+    optimizer = optimization.create_optimizer(1e-3, 100, 10)
+    optimizer.build(model.trainable_variables)
+    saver = TrainingCheckpoints(str(directory), model, optimizer, 5, "run_pretraining.py")
+    for step in (50, 100):
+        optimizer.iterations.assign(step)
+        saver.save(step)
+    if record == "old":  # Without the run kind and model signature.
+        (directory / RECORD).write_text(json.dumps({"steps": [50, 100]}) + "\n")
+    (directory / "eval_results.txt").write_text("global_step = 100\nloss = 2.5\n")
+
+
+@pytest.mark.parametrize("record, expected", [
+    ("new", "holds the checkpoints of a run_pretraining.py run, and this is a "
+            "run_classifier.py run"),
+    # An earlier version's record: the checkpoint itself shows it is another model's
+    # (the classifier's head is missing), which is not taken for damage.
+    ("old", "model.ckpt-100 belongs to another model (it has no variable 'output_weights'")])
+def test_folder_of_a_pretraining_run_is_refused_untouched(tmp_path, model_files, record,
+                                                         expected):
+    folder = tmp_path / "pretraining"
+    _pretraining_folder(folder, record)
+    before = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    data = _write_task(tmp_path / "data", counts=(("train", 32), ("dev", 8)))
+    result = _run(data, folder, model_files, "--do_train", "--do_eval", check=False)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "unreadable" not in result.stderr and "Skipping" not in result.stderr
+    after = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    assert after == before  # No task_info.json, checkpoint or result written.

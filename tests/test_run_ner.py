@@ -5,6 +5,7 @@ names."""
 import collections
 import json
 import random
+import signal
 import subprocess
 import sys
 
@@ -13,11 +14,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, entity_metrics, ner_objectives
+from bert_tf import checkpoints, entity_metrics, ner_objectives, optimization
 from bert_tf.configs import BertConfig
 from bert_tf.data import conll, ner_dataset
-from bert_tf.modeling import BertCrfTokenClassifier, BertModel
+from bert_tf.modeling import BertClassifier, BertCrfTokenClassifier, BertModel
+from bert_tf.training_checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
+
+KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")
 
 TINY = {"vocab_size": 382, "hidden_size": 32, "num_hidden_layers": 2,
         "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64,
@@ -78,15 +82,19 @@ def model_files(tmp_path_factory):
     return directory
 
 
+def _command(data_dir, output_dir, model_files, *flags, runner=()) -> list[str]:
+    return [sys.executable, *runner, str(REPO_ROOT / "run_ner.py"), f"--data_dir={data_dir}",
+            f"--output_dir={output_dir}", f"--vocab_file={SAMPLE_VOCAB}",
+            f"--bert_config_file={model_files / 'bert_config.json'}",
+            f"--init_checkpoint={model_files / 'bert_model.ckpt'}",
+            f"--max_seq_length={MAX_SEQ_LENGTH}", "--train_batch_size=16",
+            "--eval_batch_size=8", "--predict_batch_size=8", "--learning_rate=3e-3",
+            "--log_steps=25", "--iterations_per_loop=25", *flags]
+
+
 def _run(data_dir, output_dir, model_files, *flags, check=True):
-    command = [sys.executable, str(REPO_ROOT / "run_ner.py"), f"--data_dir={data_dir}",
-               f"--output_dir={output_dir}", f"--vocab_file={SAMPLE_VOCAB}",
-               f"--bert_config_file={model_files / 'bert_config.json'}",
-               f"--init_checkpoint={model_files / 'bert_model.ckpt'}",
-               f"--max_seq_length={MAX_SEQ_LENGTH}", "--train_batch_size=16",
-               "--eval_batch_size=8", "--predict_batch_size=8", "--learning_rate=3e-3",
-               "--log_steps=25", "--iterations_per_loop=25", *flags]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(_command(data_dir, output_dir, model_files, *flags),
+                            capture_output=True, text=True, cwd=REPO_ROOT)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -192,6 +200,7 @@ def test_bad_input_is_one_clear_line(tmp_path, model_files):
     message = _error(tmp_path, model_files, data, "--do_train")
     assert f"{data / 'train.txt'}" in message and "line 6" in message
     assert "only one column" in message
+    assert not (tmp_path / "out").exists()  # A failed run leaves no empty folder.
 
     (data / "train.txt").unlink()
     message = _error(tmp_path, model_files, data, "--do_eval")
@@ -234,6 +243,66 @@ def test_export_tags_every_word_as_the_script_predicted(tmp_path, model_files):
         # IOB2: compare the entities.
         assert conll.to_iob2(list(tags[row][:len(sentence)])) == conll.to_iob2(
             [predicted for _, _, predicted in sentence])
+
+
+def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_files):
+    # Dropout on (Google's 0.1); the killed run dies (SIGKILL) in the middle of saving
+    # step 15, the uninterrupted one runs beside it.
+    dropout = tmp_path / "dropout_config.json"
+    dropout.write_text(json.dumps({**TINY, "hidden_dropout_prob": 0.1,
+                                   "attention_probs_dropout_prob": 0.1}))
+    data = _write_task(tmp_path / "data", counts=(("train", 80),))
+    flags = [f"--bert_config_file={dropout}", "--do_train", "--num_train_epochs=4",
+             "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    processes = [
+        subprocess.Popen(_command(data, straight, model_files, *flags), cwd=REPO_ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(_command(data, killed, model_files, *flags,
+                                  runner=[KILL_HELPER, "15"]),
+                         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    assert [process.wait(timeout=300) for process in processes] == [0, -signal.SIGKILL]
+    assert json.loads((killed / RECORD).read_text())["steps"] == [5, 10, 15]
+
+    resumed = _run(data, killed, model_files, *flags)
+    assert f"Resumed from {killed}/model.ckpt-10 at step 10" in resumed.stderr
+    last = tf.train.latest_checkpoint(str(straight))
+    assert int(last.rsplit("-", 1)[1]) > 15
+    final_straight = _weights(last)
+    final_resumed = _weights(tf.train.latest_checkpoint(str(killed)))
+    assert final_straight.keys() == final_resumed.keys()
+    assert final_resumed["global_step"] == final_straight["global_step"]
+    for name, value in final_straight.items():
+        np.testing.assert_allclose(final_resumed[name], value, atol=1e-6, err_msg=name)
+
+
+def _weights(prefix) -> dict[str, np.ndarray]:
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def test_folder_of_a_classifier_run_is_refused_untouched(tmp_path, model_files):
+    # As an earlier version of run_classifier.py left it: a record without the run kind,
+    # a checkpoint, and its task_info.json without one.
+    folder = tmp_path / "classifier"
+    model = BertClassifier(BertConfig.from_dict(TINY), 2)
+    optimizer = optimization.create_optimizer(1e-3, 10, 1)
+    optimizer.build(model.trainable_variables)
+    TrainingCheckpoints(str(folder), model, optimizer, 5, "run_classifier.py").save(10)
+    (folder / RECORD).write_text(json.dumps({"steps": [10]}) + "\n")
+    (folder / "task_info.json").write_text(json.dumps(
+        {"task_name": "tsv", "labels": ["O", "B-PER"], "is_regression": False,
+         "pair": False}))
+    before = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    data = _write_task(tmp_path / "data", counts=(("train", 20), ("dev", 5)))
+    result = _run(data, folder, model_files, "--do_train", "--do_eval", check=False)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert "holds the task of a run_classifier.py run (task_info.json), and this is a " \
+        "run_ner.py run" in errors[0] and str(folder) in errors[0]
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert {path.name: path.read_bytes() for path in folder.iterdir()
+            if path.is_file()} == before
 
 
 def _batch(seed: int = 0):

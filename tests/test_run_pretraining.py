@@ -5,17 +5,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, optimization, pretraining_objectives, training
+from bert_tf import (checkpoints, fine_tuning, optimization, pretraining_objectives,
+                     training)
 from bert_tf.configs import BertConfig
 from bert_tf.data import pretraining_dataset
+from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertPretrainer
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES
+
+KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")
 
 TINY = {"vocab_size": 382, "hidden_size": 32, "num_hidden_layers": 2,
         "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64,
@@ -36,13 +39,17 @@ def records(tmp_path_factory):
     return directory
 
 
+def _command(records, output_dir, *flags, runner=()) -> list[str]:
+    return [sys.executable, *runner, str(REPO_ROOT / "run_pretraining.py"),
+            f"--input_file={records / 'data.tfrecord'}", f"--output_dir={output_dir}",
+            f"--bert_config_file={records / 'bert_config.json'}", "--max_seq_length=64",
+            "--max_predictions_per_seq=10", "--train_batch_size=16",
+            "--learning_rate=2e-3", "--num_warmup_steps=5", "--log_steps=5", *flags]
+
+
 def _run(records, output_dir, *flags, check=True, runner=()):
-    command = [sys.executable, *runner, str(REPO_ROOT / "run_pretraining.py"),
-               f"--input_file={records / 'data.tfrecord'}", f"--output_dir={output_dir}",
-               f"--bert_config_file={records / 'bert_config.json'}", "--max_seq_length=64",
-               "--max_predictions_per_seq=10", "--train_batch_size=16",
-               "--learning_rate=2e-3", "--num_warmup_steps=5", "--log_steps=5", *flags]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(_command(records, output_dir, *flags, runner=runner),
+                            capture_output=True, text=True, cwd=REPO_ROOT)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -74,35 +81,34 @@ def test_tiny_model_learns_the_sample_corpus(records, tmp_path):
     assert after["masked_lm_accuracy"] > 0.1
 
 
-def test_killed_run_resumes_to_the_same_weights(records, tmp_path):
-    steps = ["--do_train", "--num_train_steps=60", "--save_checkpoints_steps=10",
-             "--iterations_per_loop=1"]
-    _run(records, tmp_path / "straight", *steps)
+def test_killed_run_resumes_with_dropout_to_the_same_weights(records, tmp_path):
+    # Dropout on, as in real pre-training: the resumed run must draw the masks the
+    # uninterrupted one drew. The killed run dies (SIGKILL) in the middle of saving
+    # step 15, its .data file written and its .index not.
+    (records / "dropout_config.json").write_text(json.dumps(
+        {**TINY, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}))
+    flags = [f"--bert_config_file={records / 'dropout_config.json'}", "--do_train",
+             "--num_train_steps=20", "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    processes = [subprocess.Popen(_command(records, straight, *flags), cwd=REPO_ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                 subprocess.Popen(_command(records, killed, *flags, runner=[KILL_HELPER, "15"]),
+                                  cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)]
+    assert [process.wait(timeout=300) for process in processes] == [0, -signal.SIGKILL]
+    assert (killed / "model.ckpt-15.data-00000-of-00001").exists()
+    assert not (killed / "model.ckpt-15.index").exists()
 
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "run_pretraining.py"),
-         f"--input_file={records / 'data.tfrecord'}", f"--output_dir={killed}",
-         f"--bert_config_file={records / 'bert_config.json'}", "--max_seq_length=64",
-         "--max_predictions_per_seq=10", "--train_batch_size=16", "--learning_rate=2e-3",
-         "--num_warmup_steps=5", "--log_steps=5", *steps],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (killed / "model.ckpt-20.index").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    saved = json.loads((killed / "bert_tf_checkpoints.json").read_text())["steps"]
-    assert 20 in saved and 60 not in saved
-
-    resumed = _run(records, killed, *steps)
-    assert f"Resumed from {killed}/model.ckpt-{max(saved)}" in resumed.stderr
-    final_straight = _weights(tmp_path / "straight" / "model.ckpt-60")
-    final_resumed = _weights(killed / "model.ckpt-60")
+    resumed = _run(records, killed, *flags)
+    assert f"Skipping checkpoint {killed}/model.ckpt-15: it has no .index" in resumed.stderr
+    assert f"Resumed from {killed}/model.ckpt-10 at step 10" in resumed.stderr
+    final_straight = _weights(straight / "model.ckpt-20")
+    final_resumed = _weights(killed / "model.ckpt-20")
     assert final_straight.keys() == final_resumed.keys()
-    assert int(final_resumed["global_step"]) == 60
+    assert int(final_resumed["global_step"]) == 20
     for name, value in final_straight.items():
-        np.testing.assert_allclose(final_resumed[name], value, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(final_resumed[name], value, atol=1e-6, err_msg=name)
+    assert not [path.name for path in killed.iterdir() if ".tmp-" in path.name]
 
 
 def test_two_replicas_follow_the_single_device_run(records, tmp_path):
@@ -147,6 +153,12 @@ def test_google_checkpoint_with_heads_continues_and_output_is_google_named(recor
     names = _weights(tmp_path / "out" / "model.ckpt-5")
     assert "cls/predictions/output_bias" in names and "global_step" in names
     assert "bert/encoder/layer_1/output/dense/kernel/adam_m" in names
+    # Evaluation alone, as Google's Estimator, evaluates the latest checkpoint.
+    evaluated = _run(records, tmp_path / "out", "--do_eval")
+    assert f"Evaluating {tmp_path / 'out' / 'model.ckpt-5'}" in evaluated.stderr
+    results = dict(line.split(" = ") for line in
+                   (tmp_path / "out" / "eval_results.txt").read_text().splitlines())
+    assert results["global_step"] == "5"
 
 
 def test_bad_runs_fail_with_one_clear_line(records, tmp_path):
@@ -172,6 +184,43 @@ def test_bad_runs_fail_with_one_clear_line(records, tmp_path):
     result = _run(records, foreign, "--do_train", "--num_train_steps=5", check=False)
     assert "holds checkpoints this project did not write" in result.stderr
     assert (foreign / "model.ckpt-7.index").exists()
+
+
+def _files(directory) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in directory.iterdir()}
+
+
+def test_folders_of_google_releases_and_other_runs_are_refused_untouched(records, tmp_path):
+    # As Google's zips: bert_model.ckpt.{index,data-...}, bert_config.json, vocab.txt,
+    # and no `checkpoint` file.
+    release = tmp_path / "uncased_L-2_H-32"
+    checkpoints.save_google_checkpoint(BertPretrainer(BertConfig.from_dict(TINY)),
+                                       str(release / "bert_model.ckpt"))
+    (release / "bert_config.json").write_text(json.dumps(TINY))
+    (release / "vocab.txt").write_text(SAMPLE_VOCAB.read_text())
+    # A classifier's folder: its checkpoint record, task and results.
+    classifier = tmp_path / "classifier"
+    classifier.mkdir()
+    (classifier / "bert_tf_checkpoints.json").write_text(json.dumps(
+        {"steps": [], "run_kind": "run_classifier.py"}))
+    (classifier / "task_info.json").write_text(json.dumps(
+        {"task_name": "tsv", "labels": ["no", "yes"], "is_regression": False,
+         "pair": False}))  # As written before the run kind was kept.
+    (classifier / "eval_results.txt").write_text("eval_accuracy = 0.9\n")
+    for folder, expected in [
+            (release, "holds checkpoints this project did not write (bert_model.ckpt"),
+            (classifier, "a run_classifier.py run, and this is a run_pretraining.py run")]:
+        before = _files(folder)
+        result = _run(records, folder, "--do_train", "--do_eval", "--num_train_steps=5",
+                      check=False)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and expected in errors[0] and str(folder) in errors[0], \
+            result.stderr[-2000:]
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert _files(folder) == before
+    (classifier / "bert_tf_checkpoints.json").unlink()  # Its task alone tells, too.
+    with pytest.raises(UserInputError, match="holds the task of a run_classifier.py run"):
+        fine_tuning.read_task_info(str(classifier), "run_pretraining.py")
 
 
 def _free_ports(count):
@@ -259,6 +308,6 @@ def test_train_step_compiles_with_static_shapes_for_xla(records, tmp_path):
                                jit_compile=True)
     batch = next(iter(dataset))
     compiled = tf.function(trainer._replica_gradients, jit_compile=True)
-    gradients, stats = compiled([batch])
+    gradients, stats = compiled([batch], tf.constant(0, tf.int64))
     assert len(gradients) == len(model.trainable_variables)
     assert np.isfinite(float(stats["loss"]))

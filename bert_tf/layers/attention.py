@@ -6,11 +6,10 @@ T = to (key) length, N = heads, D = size per head, H = hidden size = N * D.
 
 import math
 
-import keras
 from keras import ops
 
 from bert_tf.configs import BertConfig
-from bert_tf.layers import common
+from bert_tf.layers import common, dropout
 
 # Added to the scores of padding positions before the softmax. exp(-10000) is 0 in
 # float32, so padding gets no weight; Google uses the same constant.
@@ -39,7 +38,7 @@ class SelfAttention(common.BertLayer):
         self.key = common.dense(config, hidden, "key")
         self.value = common.dense(config, hidden, "value")
         self.output_dense = common.dense(config, hidden, "output_dense")
-        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+        self.dropout = dropout.Dropout(config.attention_probs_dropout_prob)
 
     def build(self, input_shape=None):
         """Builds the projections for inputs of width H."""

@@ -1,10 +1,9 @@
 """The BERT input embedding: word + position + token type, then LayerNorm and dropout."""
 
-import keras
 from keras import ops
 
 from bert_tf.configs import BertConfig
-from bert_tf.layers import common
+from bert_tf.layers import common, dropout
 
 
 class BertEmbeddings(common.BertLayer):
@@ -19,7 +18,7 @@ class BertEmbeddings(common.BertLayer):
         """Creates the layer from `config` (its weights are made by `build`)."""
         super().__init__(config, **kwargs)
         self.layer_norm = common.layer_norm(config, "LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = dropout.Dropout(config.hidden_dropout_prob)
 
     def build(self, input_shape=None):
         """Creates the three embedding tables and the LayerNorm weights."""

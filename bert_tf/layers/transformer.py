@@ -1,10 +1,9 @@
 """The post-LayerNorm transformer block and the encoder stack of BERT."""
 
-import keras
 from keras import ops
 
 from bert_tf.configs import BertConfig
-from bert_tf.layers import common
+from bert_tf.layers import common, dropout
 from bert_tf.layers.activations import get_activation
 from bert_tf.layers.attention import SelfAttention, attention_mask_adder
 
@@ -24,7 +23,7 @@ class TransformerBlock(common.BertLayer):
         self.training_activation = get_activation(config.hidden_act, training=True)
         self.output_dense = common.dense(config, config.hidden_size, "output_dense")
         self.output_layer_norm = common.layer_norm(config, "output_layer_norm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = dropout.Dropout(config.hidden_dropout_prob)
 
     def build(self, input_shape=None):
         """Builds every sublayer for inputs of width H."""
