@@ -10,7 +10,13 @@ The file starts with `[PAD] [UNK] [CLS] [SEP] [MASK]` (then `--num_unused`
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import cli, file_checks, outputs, vocab_learning
+from bert_tf import file_checks
+
+from bert_tf.cli import app as cli
+
+from bert_tf import io as outputs
+
+from bert_tf.text import vocab_learning
 from bert_tf.errors import UserInputError
 
 FLAGS = flags.FLAGS

@@ -2,7 +2,7 @@
 
 Input: text files with one sentence per line and a blank line between documents.
 Output: TFRecord files of `tf.train.Example`s with Google's features (see
-`bert_tf/data/pretraining_records.py`), each with a `.metadata.json` file beside it
+`bert_tf/tasks/pretraining/records.py`), each with a `.metadata.json` file beside it
 that `run_pretraining.py` checks.
 
     python create_pretraining_data.py \
@@ -20,9 +20,10 @@ from absl import flags, logging
 
 # Only light modules at the top: worker processes re-import this file and must not load
 # TensorFlow; this process loads it inside main, after starting them.
-from bert_tf import cli, file_checks
-from bert_tf.data import pretraining_pipeline
-from bert_tf.data.pretraining_instances import MaskingConfig
+from bert_tf import file_checks
+from bert_tf.cli import app as cli
+from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
+from bert_tf.tasks.pretraining.instances import MaskingConfig
 from bert_tf.errors import UserInputError
 
 FLAGS = flags.FLAGS
@@ -82,7 +83,7 @@ def expand_input_files(pattern_list: str) -> list[str]:
 
 def validate_flags(output_files: list[str]) -> dict:
     """Checks every flag before any work starts; returns the vocabulary."""
-    from bert_tf import tokenization
+    from bert_tf.text import tokenization
     from bert_tf.configs import BertConfig
 
     max_positions = 512
@@ -148,7 +149,7 @@ def main(argv: list[str]) -> None:
 def create_records(pool) -> pretraining_pipeline.ShardStats:
     """Validates the flags, then writes the records and their metadata."""
     import tensorflow as tf
-    from bert_tf.data import pretraining_records
+    from bert_tf.tasks.pretraining import records as pretraining_records
 
     output_files = [part.strip() for part in FLAGS.output_file.split(",") if part.strip()]
     input_files = expand_input_files(FLAGS.input_file)

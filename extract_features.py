@@ -17,9 +17,16 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, file_checks, outputs, tokenization
+from bert_tf import checkpoints, file_checks
+
+from bert_tf.cli import app as cli
+
+from bert_tf import io as outputs
+
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.data import encoding, feature_extraction
+from bert_tf.text import packing as encoding
+from bert_tf.tasks import feature_extraction
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertModel
 

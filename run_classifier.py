@@ -18,10 +18,17 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-import fine_tuning_flags
-from bert_tf import (classification_objectives, cli, export, fine_tuning, metrics,
-                     outputs, tokenization, training)
-from bert_tf.data import classification_data, classification_dataset
+from bert_tf.cli import flags as fine_tuning_flags
+from bert_tf.tasks.classification import objectives as classification_objectives
+from bert_tf.cli import app as cli
+from bert_tf.serving import export
+from bert_tf.training import fine_tuning
+from bert_tf.tasks.classification import metrics
+from bert_tf import io as outputs
+from bert_tf.text import tokenization
+from bert_tf.training import trainer as training
+from bert_tf.tasks.classification import data as classification_data
+from bert_tf.tasks.classification import dataset as classification_dataset
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertClassifier
 

@@ -9,7 +9,7 @@
 
 --data_dir holds `train.txt`, `dev.txt` (or `valid.txt`, or CoNLL-2003's `eng.testa`)
 and `test.txt`: one word per line, the word first and its tag last, a blank line
-after each sentence (see `bert_tf/data/conll.py`). Tags may be IOB1 (as CoNLL-2003
+after each sentence (see `bert_tf/tasks/ner/conll.py`). Tags may be IOB1 (as CoNLL-2003
 ships), IOB2, IOBES or BILOU (--label_scheme, detected by default). The labels come
 from the training file and are saved in --output_dir, so evaluation or prediction runs
 without --do_train reuse them.
@@ -34,10 +34,18 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-import fine_tuning_flags
-from bert_tf import (cli, export, fine_tuning, ner_objectives, ner_predictions, outputs,
-                     tokenization, training)
-from bert_tf.data import conll, ner_dataset, ner_features
+from bert_tf.cli import flags as fine_tuning_flags
+from bert_tf.cli import app as cli
+from bert_tf.serving import export
+from bert_tf.training import fine_tuning
+from bert_tf.tasks.ner import objectives as ner_objectives
+from bert_tf.tasks.ner import predictions as ner_predictions
+from bert_tf import io as outputs
+from bert_tf.text import tokenization
+from bert_tf.training import trainer as training
+from bert_tf.tasks.ner import conll
+from bert_tf.tasks.ner import dataset as ner_dataset
+from bert_tf.tasks.ner import features as ner_features
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertCrfTokenClassifier, BertTokenClassifier
 

@@ -13,11 +13,18 @@ import keras
 import tensorflow as tf
 from absl import flags, logging
 
-import fine_tuning_flags
-from bert_tf import (checkpoints, cli, file_checks, fine_tuning, optimization, outputs,
-                     pretraining_objectives, training, training_checkpoints)
+from bert_tf.cli import flags as fine_tuning_flags
+from bert_tf import checkpoints, file_checks
+from bert_tf.cli import app as cli
+from bert_tf.training import fine_tuning
+from bert_tf.training import optimization
+from bert_tf import io as outputs
+from bert_tf.tasks.pretraining import objectives as pretraining_objectives
+from bert_tf.training import trainer as training
+from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.configs import BertConfig
-from bert_tf.data import pretraining_dataset, pretraining_records
+from bert_tf.tasks.pretraining import dataset as pretraining_dataset
+from bert_tf.tasks.pretraining import records as pretraining_records
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertPretrainer
 

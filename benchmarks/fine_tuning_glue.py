@@ -30,8 +30,10 @@ import numpy as np
 import torch
 from absl import app, flags
 
-from bert_tf import metrics, tokenization
-from bert_tf.data import classification_data
+from bert_tf.tasks.classification import metrics
+
+from bert_tf.text import tokenization
+from bert_tf.tasks.classification import data as classification_data
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("glue_dir", "../shared/data/glue", "Folder holding SST-2/ and MRPC/.")

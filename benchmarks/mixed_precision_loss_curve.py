@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from bert_tf import tokenization
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
 
 FLAGS = flags.FLAGS

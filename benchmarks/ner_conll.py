@@ -8,7 +8,7 @@ the other pieces ignored; long sentences in overlapping windows), which run_ner.
 does too, so the token ids, labels and label ids are identical. Same sequence length,
 global batch, epochs, learning rate, warmup, weight decay (0.01, not on LayerNorm or
 biases), clipping (global norm 1.0) and dropout, each batch padded to its longest
-window, and the dev set scored by the same code (`bert_tf.entity_metrics`, entity F1
+window, and the dev set scored by the same code (`bert_tf.tasks.ner.entity_metrics`, entity F1
 as conlleval counts it, in the file's IOB1). bert_tf runs as a user runs it,
 `python run_ner.py ...` in a subprocess; Hugging Face runs
 `BertForTokenClassification` in PyTorch with `torch.optim.AdamW` and a linear
@@ -39,8 +39,11 @@ import numpy as np
 import torch
 from absl import app, flags
 
-from bert_tf import ner_predictions, tokenization
-from bert_tf.data import conll, ner_features
+from bert_tf.tasks.ner import predictions as ner_predictions
+
+from bert_tf.text import tokenization
+from bert_tf.tasks.ner import conll
+from bert_tf.tasks.ner import features as ner_features
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "../shared/data/conll2003", "Folder holding train.txt "

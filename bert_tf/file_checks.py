@@ -3,7 +3,7 @@ reading of text files as UTF-8 with errors that name the file and the byte.
 
 Every check raises `UserInputError` with one sentence naming the flag and the path.
 `describe_file_error` turns the file-system errors of Python and of TensorFlow's
-`gfile` (`"<path>; Permission denied"`) into such a sentence; `bert_tf.cli` uses it
+`gfile` (`"<path>; Permission denied"`) into such a sentence; `bert_tf.cli.app` uses it
 for errors that only show up during the work (a disk that fills up, a file-size limit).
 
 TensorFlow is imported inside the functions: `create_pretraining_data.py`'s worker

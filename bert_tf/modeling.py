@@ -184,7 +184,7 @@ class BertCrfTokenClassifier(BertTokenClassifier):
     logits, which adds a score for each pair of consecutive word labels.
 
     The chain links the word positions, those with `label_weights` > 0: the first piece
-    of each word whose prediction the window gives, as `bert_tf.data.ner_features` marks
+    of each word whose prediction the window gives, as `bert_tf.tasks.ner.features` marks
     them whether or not gold labels are known. `[CLS]`, `##` pieces, `[SEP]`, padding
     and context words are skipped.
 
@@ -192,7 +192,7 @@ class BertCrfTokenClassifier(BertTokenClassifier):
     returns `logits`, float32 [batch, seq, num_labels] (the CRF's emission scores), and,
     when not training, `tags`, int32 [batch, seq]: the Viterbi labels at word positions,
     0 elsewhere. The training loss is the CRF's negative log-likelihood
-    (`bert_tf.ner_objectives.token_classification_loss_fn(crf=model.crf)`). The CRF's
+    (`bert_tf.tasks.ner.objectives.token_classification_loss_fn(crf=model.crf)`). The CRF's
     weights are `crf/transitions` [num_labels, num_labels] (from, to),
     `crf/start_transitions` and `crf/end_transitions` [num_labels] in checkpoints.
     """

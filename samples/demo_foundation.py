@@ -15,9 +15,11 @@ import sys
 import keras
 import tensorflow as tf
 
-from bert_tf import checkpoints, tokenization
+from bert_tf import checkpoints
+
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.graph_tokenization import InGraphTokenizer
+from bert_tf.text.graph_tokenization import InGraphTokenizer
 from bert_tf.modeling import BertModel
 
 SAMPLES = pathlib.Path(__file__).resolve().parent

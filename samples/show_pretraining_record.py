@@ -7,8 +7,8 @@ import sys
 
 import tensorflow as tf
 
-from bert_tf import tokenization
-from bert_tf.data import pretraining_records
+from bert_tf.text import tokenization
+from bert_tf.tasks.pretraining import records as pretraining_records
 
 
 def main(records: str, vocab_file: str) -> None:

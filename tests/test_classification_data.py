@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import tokenization
-from bert_tf.data import classification_data as cd
-from bert_tf.data import classification_dataset
+from bert_tf.text import tokenization
+from bert_tf.tasks.classification import data as cd
+from bert_tf.tasks.classification import dataset as classification_dataset
 from bert_tf.errors import UserInputError
 from tests.conftest import write_vocab
 

@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from bert_tf import cli
+from bert_tf.cli import app as cli
 from bert_tf.errors import TrainingError, UserInputError
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bert_tf.data import conll
+from bert_tf.tasks.ner import conll
 from bert_tf.errors import UserInputError
 
 # CoNLL-2003 as shipped: four columns, IOB1 ("I-" starts entities, "B-" only where two

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from bert_tf.data import pretraining_records
-from bert_tf.data.pretraining_instances import InstanceBatch
+from bert_tf.tasks.pretraining import records as pretraining_records
+from bert_tf.tasks.pretraining.instances import InstanceBatch
 from bert_tf.errors import UserInputError
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES
 from tests.test_pretraining_instances import _stdlib_corpus_lines
@@ -193,7 +193,7 @@ def test_script_errors_are_one_line_without_traceback(tmp_path):
 
 def test_varints_match_the_protobuf_documentation():
     # protobuf's encoding guide: 1 is 01, 150 is 96 01, 300 is ac 02.
-    from bert_tf.data import example_encoding
+    from bert_tf.tasks.pretraining import example_encoding
     payload, sizes = example_encoding._packed_varints(np.array([[1, 150, 300]]))
     assert payload == bytes([0x01, 0x96, 0x01, 0xAC, 0x02]) and sizes.tolist() == [5]
 
@@ -257,8 +257,8 @@ def test_sample_corpus_with_its_own_vocabulary_gets_no_warning(parse_flags, capl
 
 
 def test_unknown_tokens_are_counted_per_file_across_shards(tmp_path):
-    from bert_tf import tokenization
-    from bert_tf.data import pretraining_pipeline
+    from bert_tf.text import tokenization
+    from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
     from tests.test_pretraining_instances import _config
 
     lines = _stdlib_corpus_lines()

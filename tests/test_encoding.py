@@ -1,6 +1,6 @@
 """Packing tokens into `[CLS] A [SEP] B [SEP]` with Google's truncation rule."""
 
-from bert_tf.data import encoding
+from bert_tf.text import packing as encoding
 
 
 def test_truncation_pops_from_the_longer_sequence():

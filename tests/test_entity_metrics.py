@@ -5,8 +5,8 @@ import pytest
 from seqeval import metrics as seqeval_metrics
 from seqeval.metrics.sequence_labeling import get_entities
 
-from bert_tf import entity_metrics
-from bert_tf.data import conll
+from bert_tf.tasks.ner import entity_metrics
+from bert_tf.tasks.ner import conll
 
 # Counted by hand: a type error (s1), a boundary error (s2), IOB1 input (s3).
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"],

@@ -14,9 +14,11 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from bert_tf import export, tokenization
+from bert_tf.serving import export
+
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.data import encoding
+from bert_tf.text import packing as encoding
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import INPUT_NAMES, BertClassifier
 from tests.conftest import SAMPLE_VOCAB

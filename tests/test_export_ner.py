@@ -16,14 +16,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import export, tokenization
+from bert_tf.serving import export
+
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.data import conll, ner_features
-from bert_tf.entity_metrics import get_chunks
+from bert_tf.tasks.ner import conll
+from bert_tf.tasks.ner import features as ner_features
+from bert_tf.tasks.ner.entity_metrics import get_chunks
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import (INPUT_NAMES, BertClassifier, BertCrfTokenClassifier,
                               BertTokenClassifier)
-from bert_tf.ner_objectives import decode
+from bert_tf.tasks.ner.objectives import decode
 from tests.conftest import SAMPLE_VOCAB
 from tests.test_export import _saved_model_cli, _signature_ops
 

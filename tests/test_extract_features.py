@@ -9,7 +9,7 @@ import pytest
 
 from bert_tf import checkpoints
 from bert_tf.configs import BertConfig
-from bert_tf.data import feature_extraction
+from bert_tf.tasks import feature_extraction
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertModel
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES

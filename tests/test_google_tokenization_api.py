@@ -7,7 +7,7 @@ the values Google's tests expect.
 
 import tempfile
 
-from bert_tf import tokenization
+from bert_tf.text import tokenization
 from tests.conftest import GOOGLE_TEST_VOCAB
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import tokenization
-from bert_tf.graph_tokenization import InGraphTokenizer
+from bert_tf.text import tokenization
+from bert_tf.text.graph_tokenization import InGraphTokenizer
 from tests.conftest import write_vocab
 
 HARD_STRINGS = [

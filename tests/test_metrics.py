@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from bert_tf import metrics
+from bert_tf.tasks.classification import metrics
 
 # 10 binary predictions: TP = 4, TN = 3, FP = 2, FN = 1.
 LABELS = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from bert_tf.data import ner_features
-from bert_tf.data.conll import Sentence
+from bert_tf.tasks.ner import features as ner_features
+from bert_tf.tasks.ner.conll import Sentence
 from bert_tf.errors import UserInputError
-from bert_tf.tokenization import FullTokenizer
+from bert_tf.text.tokenization import FullTokenizer
 from conftest import write_vocab
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "johan", "##son", "lives", "in",

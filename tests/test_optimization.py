@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from bert_tf import checkpoints, optimization
+from bert_tf import checkpoints
+
+from bert_tf.training import optimization
 from bert_tf.modeling import BertPretrainer
 
 

@@ -8,9 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf import checkpoints, tokenization
+from bert_tf import checkpoints
+
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.data import encoding
+from bert_tf.text import packing as encoding
 from bert_tf.modeling import BertModel
 from tests.conftest import REPO_ROOT
 

@@ -8,9 +8,9 @@ import sysconfig
 import numpy as np
 import pytest
 
-from bert_tf import tokenization
-from bert_tf.data import pretraining_instances as instances
-from bert_tf.data.pretraining_pipeline import PipelineConfig, Tokenizer
+from bert_tf.text import tokenization
+from bert_tf.tasks.pretraining import instances
+from bert_tf.tasks.pretraining.pipeline import PipelineConfig, Tokenizer
 from tests.conftest import SAMPLE_VOCAB
 
 

@@ -11,11 +11,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, optimization, tokenization
+from bert_tf import checkpoints
+
+from bert_tf.training import optimization
+
+from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.data import classification_data
+from bert_tf.tasks.classification import data as classification_data
 from bert_tf.modeling import BertClassifier, BertPretrainer
-from bert_tf.training_checkpoints import RECORD, TrainingCheckpoints
+from bert_tf.training.checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
 
 KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")

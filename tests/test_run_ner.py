@@ -14,11 +14,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints, entity_metrics, ner_objectives, optimization
+from bert_tf import checkpoints
+
+from bert_tf.tasks.ner import entity_metrics
+
+from bert_tf.tasks.ner import objectives as ner_objectives
+
+from bert_tf.training import optimization
 from bert_tf.configs import BertConfig
-from bert_tf.data import conll, ner_dataset
+from bert_tf.tasks.ner import conll
+from bert_tf.tasks.ner import dataset as ner_dataset
 from bert_tf.modeling import BertClassifier, BertCrfTokenClassifier, BertModel
-from bert_tf.training_checkpoints import RECORD, TrainingCheckpoints
+from bert_tf.training.checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
 
 KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")

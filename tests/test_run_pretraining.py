@@ -10,10 +10,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import (checkpoints, fine_tuning, optimization, pretraining_objectives,
-                     training)
+from bert_tf import checkpoints
+
+from bert_tf.training import fine_tuning
+
+from bert_tf.training import optimization
+
+from bert_tf.tasks.pretraining import objectives as pretraining_objectives
+
+from bert_tf.training import trainer as training
 from bert_tf.configs import BertConfig
-from bert_tf.data import pretraining_dataset
+from bert_tf.tasks.pretraining import dataset as pretraining_dataset
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertPretrainer
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES

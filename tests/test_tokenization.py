@@ -2,7 +2,7 @@
 
 import pytest
 
-from bert_tf import tokenization
+from bert_tf.text import tokenization
 from tests.conftest import write_vocab
 
 

@@ -11,13 +11,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import (checkpoints, classification_objectives, fine_tuning, optimization,
-                     training)
+from bert_tf import checkpoints
+
+from bert_tf.tasks.classification import objectives as classification_objectives
+
+from bert_tf.training import fine_tuning
+
+from bert_tf.training import optimization
+
+from bert_tf.training import trainer as training
 from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 from bert_tf.layers import dropout
 from bert_tf.modeling import BertClassifier, BertCrfTokenClassifier
-from bert_tf.training_checkpoints import (RECORD, TrainingCheckpoints, check_output_dir,
+from bert_tf.training.checkpoints import (RECORD, TrainingCheckpoints, check_output_dir,
                                           model_signature)
 
 TINY = {"vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 1,

@@ -6,9 +6,13 @@ import sys
 import pytest
 import tensorflow as tf
 
-from bert_tf import file_checks, tokenization, vocab_learning
+from bert_tf import file_checks
+
+from bert_tf.text import tokenization
+
+from bert_tf.text import vocab_learning
 from bert_tf.errors import UserInputError
-from bert_tf.graph_tokenization import InGraphTokenizer
+from bert_tf.text.graph_tokenization import InGraphTokenizer
 from tests.conftest import REPO_ROOT
 from tests.test_pretraining_instances import _stdlib_corpus_lines
 

@@ -39,14 +39,14 @@ from typing import Protocol
 
 import numpy as np
 
-from bert_tf.data.conll import Document, Sentence
-from bert_tf.data.encoding import CLS_TOKEN, SEP_TOKEN
+from bert_tf.tasks.ner.conll import Document, Sentence
+from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN
 from bert_tf.errors import UserInputError
-from bert_tf.tokenization import UNK_TOKEN
+from bert_tf.text.tokenization import UNK_TOKEN
 
 
 class Tokenizer(Protocol):
-    """What is needed of a tokenizer (`bert_tf.tokenization.FullTokenizer` has it)."""
+    """What is needed of a tokenizer (`bert_tf.text.tokenization.FullTokenizer` has it)."""
 
     def tokenize(self, text: str) -> list[str]:
         """WordPiece tokens of `text`."""
@@ -164,7 +164,7 @@ def convert_documents(documents: Sequence[Document], tokenizer: Tokenizer,
     is `mapping.sentence_index`.
 
     Args:
-      documents: lists of sentences with IOB2 tags (`bert_tf.data.conll`).
+      documents: lists of sentences with IOB2 tags (`bert_tf.tasks.ner.conll`).
       tokenizer: WordPiece tokenizer (`FullTokenizer`).
       label_map: tag -> label id (e.g. from `conll.label_list`); every tag of the
         sentences must be in it.

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 def classification_loss_fn(num_labels: int, class_weights: Sequence[float] | None = None,
                            ) -> Callable[[dict, dict], dict[str, tf.Tensor]]:
-    """The `loss_fn` for `bert_tf.training.Trainer` of a `BertClassifier`.
+    """The `loss_fn` for `bert_tf.training.trainer.Trainer` of a `BertClassifier`.
 
     Args:
       num_labels: the classifier's outputs; 1 means regression.

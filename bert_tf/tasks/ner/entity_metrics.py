@@ -6,7 +6,7 @@ recall correct / gold, F1 their harmonic mean, overall (micro) and per type; tok
 accuracy is the share of words whose predicted tag equals the gold tag as written.
 
 Tags of any scheme (IOB1, IOB2, IOBES, BILOU) are first put in IOB2 with
-`bert_tf.data.conll.to_iob2`, whose chunk boundaries are conlleval's for IOB input and
+`bert_tf.tasks.ner.conll.to_iob2`, whose chunk boundaries are conlleval's for IOB input and
 seqeval's (default mode) for IOBES; the two agree on IOB1/IOB2 input. (conlleval itself
 mishandles IOBES: it reads `E-X B-X` as one entity.) Sentences are scored separately:
 no entity crosses a sentence boundary.
@@ -14,7 +14,7 @@ no entity crosses a sentence boundary.
 
 from collections.abc import Sequence
 
-from bert_tf.data.conll import OUTSIDE, split_tag, to_iob2
+from bert_tf.tasks.ner.conll import OUTSIDE, split_tag, to_iob2
 
 Chunk = tuple[str, int, int]  # (type, first word, one past the last word)
 

@@ -1,7 +1,7 @@
 """Word-level results of a token classifier: tags per word, entity scores, and the
 prediction file in CoNLL format.
 
-Window predictions go back to words with `bert_tf.data.ner_features.word_predictions`
+Window predictions go back to words with `bert_tf.tasks.ner.features.word_predictions`
 (every word exactly once), become IOB2 tags through the label list, and are written
 and scored in the tag scheme of the file they are for, as conlleval would score them.
 """
@@ -11,8 +11,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import entity_metrics
-from bert_tf.data import conll, ner_features
+from bert_tf.tasks.ner import entity_metrics
+from bert_tf.tasks.ner import conll
+from bert_tf.tasks.ner import features as ner_features
 
 
 def sentence_tags(window_labels: np.ndarray, mapping: ner_features.WindowMapping,
@@ -22,7 +23,7 @@ def sentence_tags(window_labels: np.ndarray, mapping: ner_features.WindowMapping
 
     Args:
       window_labels: int label ids [N, max_seq_length] of the windows (argmax or
-        Viterbi, `bert_tf.ner_objectives.decode`).
+        Viterbi, `bert_tf.tasks.ner.objectives.decode`).
       mapping: the windows' `NerFeatures.mapping`.
       sentences: the sentences the windows were made from, in order.
       labels: the label list (id -> IOB2 tag).

@@ -1,7 +1,7 @@
 """Losses of token classification (named entities), for training and evaluation.
 
 Only word positions count: `label_weights` is 1 on the first piece of each word whose
-prediction a window gives (see `bert_tf.data.ner_features`) and 0 on `[CLS]`, `##`
+prediction a window gives (see `bert_tf.tasks.ner.features`) and 0 on `[CLS]`, `##`
 pieces, `[SEP]`, padding and context words, so every word is counted exactly once.
 
 Softmax head: the cross-entropy at each word position, averaged over word positions,
@@ -11,7 +11,7 @@ over its word positions), summed and divided by the same word count, so that bot
 losses are per word and a learning rate suits both.
 
 With several replicas the word count is the mean over replicas (as in
-`bert_tf.pretraining_objectives`), so the replicas' losses average to the loss one
+`bert_tf.tasks.pretraining.objectives`), so the replicas' losses average to the loss one
 device computes on the global batch.
 """
 
@@ -34,7 +34,7 @@ def _word_count(weights: tf.Tensor) -> tf.Tensor:
 
 def token_classification_loss_fn(crf: CRF | None = None,
                                  ) -> Callable[[dict, dict], dict[str, tf.Tensor]]:
-    """The `loss_fn` for `bert_tf.training.Trainer` of a (CRF) token classifier.
+    """The `loss_fn` for `bert_tf.training.trainer.Trainer` of a (CRF) token classifier.
 
     Args:
       crf: the model's CRF layer (`BertCrfTokenClassifier.crf`) for the CRF loss;

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf.data import encoding
+from bert_tf.text import packing as encoding
 from bert_tf.errors import UserInputError
 
 TRAIN, DEV, TEST = "train", "dev", "test"

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from bert_tf.data import pretraining_records
+from bert_tf.tasks.pretraining import records as pretraining_records
 from bert_tf.errors import UserInputError
 
 

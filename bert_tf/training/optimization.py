@@ -181,7 +181,7 @@ def create_optimizer(init_lr: float, num_train_steps: int, num_warmup_steps: int
     """Google's `create_optimizer`: the schedule above, weight decay 0.01 (LayerNorm
     and biases excluded), beta 0.9/0.999, epsilon 1e-6, global-norm clipping at 1.0
     (of the gradients summed over replicas: the optimizer is applied to reduced
-    gradients, see `bert_tf.training`).
+    gradients, see `bert_tf.training.trainer`).
 
     Args:
       init_lr: peak learning rate.

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.data import classification_dataset
+from bert_tf.tasks.classification import dataset as classification_dataset
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids", "label_weights")
 
@@ -28,7 +28,7 @@ def ner_dataset(features: dict[str, np.ndarray], batch_size: int, is_training: b
     (0 for padding rows).
 
     Args:
-      features: `NerFeatures.arrays()` (`bert_tf.data.ner_features`).
+      features: `NerFeatures.arrays()` (`bert_tf.tasks.ner.features`).
       batch_size: the batch size of this input pipeline (per worker).
       is_training: training or evaluation behaviour, as above.
       seed: shuffling seed (None: not reproducible).

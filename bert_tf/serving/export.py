@@ -11,7 +11,7 @@ Signatures (`SERVING_DEFAULT` and `SERVE_IDS`):
 
   * `serving_default`: `text_a` (and `text_b` for a pair task), tf.string [batch].
     Tokenizes in the graph exactly as Google's `FullTokenizer`
-    (`bert_tf.graph_tokenization`), truncates as Google's `_truncate_seq_pair`, packs
+    (`bert_tf.text.graph_tokenization`), truncates as Google's `_truncate_seq_pair`, packs
     `[CLS] A [SEP] B [SEP]` and pads (to the batch's longest input by default).
   * `serve_ids`: `input_ids`, `input_mask`, `segment_ids`, int32 [batch, seq], as
     Google's `convert_single_example` writes them. Its functions hold only core
@@ -52,7 +52,7 @@ tensors of any task.
 Token classification (NER). `export_token_classifier` writes the same folder layout
 for a `BertTokenClassifier` (or `BertCrfTokenClassifier`), with tags per *word*: each
 word is WordPiece-tokenized on its own and predicted on its first piece, as in
-training (`bert_tf.data.ner_features`). Its signatures:
+training (`bert_tf.tasks.ner.features`). Its signatures:
 
   * `serving_default`: `text`, tf.string [batch] of raw text, split into words as
     Google's `BasicTokenizer` splits it (spaces, punctuation, CJK ideographs), the
@@ -70,7 +70,7 @@ training (`bert_tf.data.ner_features`). Its signatures:
     input without positions ([0, seq], [batch, 0]) gets empty outputs of its shape.
 
 The two word signatures return, per row, its words and their tags and the entities
-those tags make (conlleval's chunking, `bert_tf.entity_metrics.get_chunks`):
+those tags make (conlleval's chunking, `bert_tf.tasks.ner.entity_metrics.get_chunks`):
 
     words           tf.string [batch, max_words]     "" after the row's last word
     tags            tf.string [batch, max_words]     "" after the row's last word
@@ -106,11 +106,11 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
-from bert_tf import tokenization
-from bert_tf.data.conll import OUTSIDE, split_tag
-from bert_tf.data.encoding import CLS_TOKEN, SEP_TOKEN
+from bert_tf.text import tokenization
+from bert_tf.tasks.ner.conll import OUTSIDE, split_tag
+from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN
 from bert_tf.errors import UserInputError
-from bert_tf.graph_tokenization import BasicGraphTokenizer, InGraphTokenizer
+from bert_tf.text.graph_tokenization import BasicGraphTokenizer, InGraphTokenizer
 from bert_tf.modeling import (INPUT_NAMES, BertClassifier, BertCrfTokenClassifier,
                               BertTokenClassifier)
 
@@ -123,7 +123,7 @@ DEFAULT_MAX_WORDS_PER_REQUEST = 2048
 WORD_OUTPUTS = ("words", "tags", "num_words", "entity_starts", "entity_ends",
                 "entity_types", "num_entities")
 _TEMPORARY_PREFIX = "temp-"
-# Tag prefixes of every scheme `bert_tf.data.conll` reads (BILOU's L and U are IOBES'
+# Tag prefixes of every scheme `bert_tf.tasks.ner.conll` reads (BILOU's L and U are IOBES'
 # E and S): those that start an entity, and those that continue one.
 _BEGIN_PREFIXES = ("B", "S", "U")
 _CONTINUE_PREFIXES = ("I", "E", "L")
@@ -174,7 +174,7 @@ def _keep_first(ragged: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
 def pack_segments(segments: Sequence[tf.RaggedTensor], cls_id: int, sep_id: int,
                   padded_length: int | None = None) -> dict[str, tf.Tensor]:
     """Packs (already truncated) segments into BERT's input layout, as
-    `bert_tf.data.encoding.pack`:
+    `bert_tf.text.packing.pack`:
 
         input_ids:   [CLS] A ... [SEP] B ... [SEP] 0 0
         input_mask:    1   1 ...   1   1 ...   1   0 0
@@ -209,7 +209,7 @@ def pack_segments(segments: Sequence[tf.RaggedTensor], cls_id: int, sep_id: int,
 
 def window_starts(lengths: tf.Tensor, size: int, stride: int) -> tf.RaggedTensor:
     """Where the windows over each example's pieces start, as
-    `bert_tf.data.ner_features.window_spans` places them for a sentence without
+    `bert_tf.tasks.ner.features.window_spans` places them for a sentence without
     document context: every `stride` pieces, the last one moved back to end at the
     example's end, so that all windows of an example hold `min(length, size)` pieces.
     An empty example has one (empty) window.
@@ -232,7 +232,7 @@ def window_starts(lengths: tf.Tensor, size: int, stride: int) -> tf.RaggedTensor
 def best_windows(positions: tf.Tensor, starts: tf.Tensor, valid: tf.Tensor,
                  window_length: tf.Tensor) -> tf.Tensor:
     """For each word, the window where its first piece has the most context, by
-    `bert_tf.data.ner_features.best_window` (SQuAD's max-context rule, the earliest
+    `bert_tf.tasks.ner.features.best_window` (SQuAD's max-context rule, the earliest
     window on a tie).
 
     Args:
@@ -458,7 +458,7 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
 
 
 class _TagScheme:
-    """How each label id chains into entities, as `bert_tf.entity_metrics.get_chunks`
+    """How each label id chains into entities, as `bert_tf.tasks.ner.entity_metrics.get_chunks`
     reads tags: a `B-`/`S-` tag starts an entity; an `I-`/`E-` tag continues one right
     after a `B-` or `I-` tag of its type and starts one anywhere else."""
 
@@ -652,7 +652,7 @@ class _TokenClassifierModule(_ServingModule):
 
 def _unknown_if_empty(pieces: tf.RaggedTensor, unk_id: int) -> tf.RaggedTensor:
     """`[UNK]` for each word without pieces (e.g. a control character), as
-    `bert_tf.data.ner_features.word_pieces` does in training."""
+    `bert_tf.tasks.ner.features.word_pieces` does in training."""
     empty = tf.equal(pieces.row_lengths(), 0)[:, tf.newaxis]
     unknown = tf.fill(tf.stack([pieces.nrows(), 1]), tf.constant(unk_id, pieces.dtype))
     return tf.concat([pieces, tf.ragged.boolean_mask(unknown, empty)], axis=1)

@@ -25,7 +25,7 @@ from typing import Iterable
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from bert_tf import tokenization
+from bert_tf.text import tokenization
 
 # Every word the graph hands to WordPiece is at most 200 characters, so at most 800
 # bytes of UTF-8; FastWordpiece must never apply its own (byte-based) limit first.

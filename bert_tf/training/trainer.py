@@ -19,7 +19,7 @@ from absl import logging
 
 from bert_tf.errors import TrainingError, UserInputError
 from bert_tf.layers import dropout
-from bert_tf.training_checkpoints import TrainingCheckpoints
+from bert_tf.training.checkpoints import TrainingCheckpoints
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 PRECISIONS = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}

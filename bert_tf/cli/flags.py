@@ -12,8 +12,17 @@ import keras
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import (checkpoints, file_checks, fine_tuning, optimization, tokenization,
-                     training, training_checkpoints)
+from bert_tf import checkpoints, file_checks
+
+from bert_tf.training import fine_tuning
+
+from bert_tf.training import optimization
+
+from bert_tf.text import tokenization
+
+from bert_tf.training import trainer as training
+
+from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 

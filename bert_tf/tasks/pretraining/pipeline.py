@@ -26,8 +26,8 @@ from typing import Iterator
 import numpy as np
 
 from bert_tf import file_checks
-from bert_tf.data import pretraining_instances as instances_lib
-from bert_tf.data.pretraining_instances import MaskingConfig
+from bert_tf.tasks.pretraining import instances as instances_lib
+from bert_tf.tasks.pretraining.instances import MaskingConfig
 
 _TOKENIZE_BATCH = 2048
 _INSTANCE_BATCH = 4096
@@ -145,8 +145,8 @@ class Tokenizer:
 
     def __init__(self, config: PipelineConfig):
         """Builds the tokenizer (the slow part of start-up)."""
-        from bert_tf.graph_tokenization import InGraphTokenizer
-        from bert_tf import tokenization
+        from bert_tf.text.graph_tokenization import InGraphTokenizer
+        from bert_tf.text import tokenization
 
         self.tokenizer = InGraphTokenizer(config.vocab_file, config.do_lower_case)
         vocab = tokenization.load_vocab(config.vocab_file)

@@ -9,7 +9,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints, outputs
+from bert_tf import checkpoints
+
+from bert_tf import io as outputs
 from bert_tf.errors import UserInputError
 
 BEST_DIRECTORY = "best"

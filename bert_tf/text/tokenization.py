@@ -14,7 +14,7 @@ The Python classes here keep Google's API (`FullTokenizer`, `BasicTokenizer`,
 * WordPiece is greedy longest-match-first with `##` continuations; a word longer than
   200 characters, or one that cannot be covered by vocabulary pieces, is `[UNK]`.
 
-`InGraphTokenizer` (in `bert_tf.graph_tokenization`) does the same inside a TensorFlow
+`InGraphTokenizer` (in `bert_tf.text.graph_tokenization`) does the same inside a TensorFlow
 graph with tensorflow_text, for SavedModels that take raw text.
 """
 

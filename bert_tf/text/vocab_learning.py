@@ -12,8 +12,8 @@ from typing import Iterable
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-from bert_tf import tokenization
-from bert_tf.graph_tokenization import BasicGraphTokenizer
+from bert_tf.text import tokenization
+from bert_tf.text.graph_tokenization import BasicGraphTokenizer
 
 _BATCH_LINES = 4096
 

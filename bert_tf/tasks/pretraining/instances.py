@@ -15,7 +15,7 @@ import random
 
 import numpy as np
 
-from bert_tf.data import example_encoding
+from bert_tf.tasks.pretraining import example_encoding
 
 
 @dataclasses.dataclass(frozen=True)

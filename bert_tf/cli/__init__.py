@@ -1,0 +1,1 @@
+"""What the scripts share: flags turned into arguments, and clean error reporting."""

@@ -1,1 +1,0 @@
-"""Data: reading inputs, turning text into model features, TFRecord and tf.data I/O."""

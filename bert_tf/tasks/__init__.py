@@ -1,0 +1,2 @@
+"""One package per task: its readers, features, datasets, objectives, metrics and
+predictions."""

@@ -1,0 +1,1 @@
+"""Sequence classification (GLUE and user tsv/csv tasks), as Google's run_classifier.py."""

@@ -1,0 +1,1 @@
+"""Named-entity recognition on CoNLL files: tag schemes, windows, CRF, entity scores."""

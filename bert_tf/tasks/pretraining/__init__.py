@@ -1,0 +1,1 @@
+"""Pre-training: masked-LM and next-sentence instances, records and their input."""
