@@ -1,9 +1,11 @@
-"""The result files Google's scripts write in `--output_dir`, written atomically
-(under a temporary name, then renamed, so a killed run leaves no half-written file and
-a failed one no temporary file)."""
+"""Files written atomically: under a temporary name unique to the writer, then
+renamed, so a killed run leaves no half-written file and a failed one no temporary
+file; and the result files Google's scripts write in `--output_dir`."""
 
+import json
 import os
-from typing import Iterable, Sequence
+import uuid
+from typing import Any, Iterable, Sequence
 
 import tensorflow as tf
 
@@ -15,7 +17,7 @@ def write_atomically(path: str, lines: Iterable[str]) -> str:
     """Writes `lines` (each ending in a newline) to `path` via a temporary file, which
     is removed if writing fails (a full disk, or an error while `lines` are made): an
     existing `path` then stays as it was."""
-    temporary = f"{path}.tmp-{os.getpid()}"
+    temporary = temporary_path(path)
     try:
         with tf.io.gfile.GFile(temporary, "w") as writer:
             for line in lines:
@@ -26,6 +28,17 @@ def write_atomically(path: str, lines: Iterable[str]) -> str:
             tf.io.gfile.remove(temporary)
         raise
     return path
+
+
+def temporary_path(path: str) -> str:
+    """A name beside `path` that no other writer (process or machine) picks:
+    `path.tmp-<random hex>`. For writers that must name their file themselves."""
+    return f"{path}.tmp-{uuid.uuid4().hex}"
+
+
+def write_json_atomically(path: str, value: Any, indent: int | None = 1) -> str:
+    """Writes `value` as JSON (ending in a newline) to `path`, atomically."""
+    return write_atomically(path, [json.dumps(value, indent=indent) + "\n"])
 
 
 def write_eval_results(output_dir: str, results: dict) -> str:

@@ -507,7 +507,7 @@ def test_ids_only_crf_export_runs_under_xla_without_tensorflow_text(tmp_path):
      "'X-ORG', which is not a tag"),
     ({"max_seq_length": 2}, "between 3"),
     ({"max_seq_length": 65}, "max_position_embeddings"),
-    ({"doc_stride": 15}, "doc_stride must be between 1 and max_seq_length - 2 = 14"),
+    ({"doc_stride": 15}, "doc_stride=15 must be between 1 and max_seq_length - 2 = 14"),
     ({"doc_stride": 0}, "doc_stride"),
     ({"max_words_per_request": 0}, "max_words_per_request must be a positive number of "
                                    "words; got 0"),

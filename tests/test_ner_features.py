@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bert_tf.tasks.ner import features as ner_features
+from bert_tf.text import windows
 from bert_tf.tasks.ner.conll import Sentence
 from bert_tf.errors import UserInputError
 from bert_tf.text.tokenization import FullTokenizer
@@ -63,23 +64,23 @@ def test_many_piece_words_control_characters_and_unknown_words(tokenizer):
 
 
 def test_window_spans_and_max_context_by_hand():
-    assert ner_features.window_spans(0, 10, 10, 4, 2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
-    assert ner_features.window_spans(0, 10, 10, 4, 3) == [(0, 4), (3, 7), (6, 10)]
+    assert windows.window_spans(0, 10, 10, 4, 2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    assert windows.window_spans(0, 10, 10, 4, 3) == [(0, 4), (3, 7), (6, 10)]
     # The last window is filled to the full size with earlier pieces.
-    assert ner_features.window_spans(0, 10, 10, 4, 4) == [(0, 4), (4, 8), (6, 10)]
-    assert ner_features.window_spans(0, 3, 3, 4, 2) == [(0, 3)]
-    assert ner_features.window_spans(5, 5, 9, 4, 2) == []
+    assert windows.window_spans(0, 10, 10, 4, 4) == [(0, 4), (4, 8), (6, 10)]
+    assert windows.window_spans(0, 3, 3, 4, 2) == [(0, 3)]
+    assert windows.window_spans(5, 5, 9, 4, 2) == []
     spans = [(0, 4), (2, 6), (4, 8), (6, 10)]
     # Position 4: min(2, 1) in (2, 6) beats min(0, 3) in (4, 8).
-    assert ner_features.best_window(spans, 4) == 1
+    assert windows.best_window(spans, 4) == 1
     # Position 5: min(1, 2) in (4, 8) beats min(3, 0) in (2, 6).
-    assert ner_features.best_window(spans, 5) == 2
-    assert ner_features.best_window(spans, 0) == 0
-    assert ner_features.best_window(spans, 9) == 3
+    assert windows.best_window(spans, 5) == 2
+    assert windows.best_window(spans, 0) == 0
+    assert windows.best_window(spans, 9) == 3
     # A tie in context goes to the longer window (0.01 a piece), then to the first.
-    assert ner_features.best_window([(0, 5), (0, 6)], 2) == 1
-    assert ner_features.best_window([(0, 4), (1, 5)], 2) == 0
-    assert ner_features.max_context_score((2, 6), 4) == pytest.approx(1.04)
+    assert windows.best_window([(0, 5), (0, 6)], 2) == 1
+    assert windows.best_window([(0, 4), (1, 5)], 2) == 0
+    assert windows.max_context_score((2, 6), 4) == pytest.approx(1.04)
 
 
 def check_max_context(features, sentences, window_size):

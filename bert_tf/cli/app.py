@@ -5,7 +5,7 @@ from typing import Callable
 
 from absl import app
 
-from bert_tf.errors import TrainingError, UserInputError
+from bert_tf.errors import InvalidArgumentError, TrainingError, UserInputError
 from bert_tf.file_checks import describe_file_error
 
 
@@ -18,6 +18,8 @@ def guard(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
     def guarded_main(argv: list[str]) -> None:
         try:
             main(argv)
+        except InvalidArgumentError as error:  # Named as the flag of the same name.
+            sys.exit(f"error: {error.as_flag()}")
         except (UserInputError, TrainingError) as error:
             sys.exit(f"error: {error}")
         except Exception as error:  # Re-raised below unless it is about a file.

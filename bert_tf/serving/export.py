@@ -108,7 +108,8 @@ import tensorflow as tf
 
 from bert_tf.text import tokenization
 from bert_tf.tasks.ner.conll import OUTSIDE, split_tag
-from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN
+from bert_tf.text import windows
+from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN, check_max_seq_length
 from bert_tf.errors import UserInputError
 from bert_tf.text.graph_tokenization import BasicGraphTokenizer, InGraphTokenizer
 from bert_tf.modeling import (INPUT_NAMES, BertClassifier, BertCrfTokenClassifier,
@@ -205,55 +206,6 @@ def pack_segments(segments: Sequence[tf.RaggedTensor], cls_id: int, sep_id: int,
         "input_mask": tf.ones_like(input_ids).to_tensor(0, shape=shape),
         "segment_ids": segment_ids.to_tensor(0, shape=shape),
     }
-
-
-def window_starts(lengths: tf.Tensor, size: int, stride: int) -> tf.RaggedTensor:
-    """Where the windows over each example's pieces start, as
-    `bert_tf.tasks.ner.features.window_spans` places them for a sentence without
-    document context: every `stride` pieces, the last one moved back to end at the
-    example's end, so that all windows of an example hold `min(length, size)` pieces.
-    An empty example has one (empty) window.
-
-    Args:
-      lengths: int64 [batch], the number of pieces of each example.
-      size: the most pieces in a window (max_seq_length - 2).
-      stride: how many pieces apart windows start, in [1, size].
-
-    Returns:
-      int64 RaggedTensor [batch, (windows)] of start offsets, ascending.
-    """
-    lengths = tf.cast(lengths, tf.int64)
-    count = 1 + tf.maximum(tf.constant(0, tf.int64), (lengths - size + stride - 1) // stride)
-    index = tf.ragged.range(count)
-    latest = tf.maximum(lengths - size, 0)[:, tf.newaxis]
-    return tf.minimum(index * stride, latest)
-
-
-def best_windows(positions: tf.Tensor, starts: tf.Tensor, valid: tf.Tensor,
-                 window_length: tf.Tensor) -> tf.Tensor:
-    """For each word, the window where its first piece has the most context, by
-    `bert_tf.tasks.ner.features.best_window` (SQuAD's max-context rule, the earliest
-    window on a tie).
-
-    Args:
-      positions: int64 [words], the word's first piece in its example.
-      starts: int64 [words, K], the starts of the windows of the word's example.
-      valid: bool [words, K], which of the K are windows of that example.
-      window_length: int64 [words], the length of those windows (the same for all
-        windows of an example, so the rule's length term plays no part).
-
-    Returns:
-      int64 [words], the index in [0, K) of the best window.
-    """
-    num_windows = tf.cast(tf.shape(starts)[1], tf.int64)
-    positions = positions[:, tf.newaxis]
-    ends = starts + window_length[:, tf.newaxis]
-    holds = valid & (starts <= positions) & (positions < ends)
-    score = tf.minimum(positions - starts, ends - 1 - positions)
-    # Unique keys, higher for earlier windows on a tie: argmax has a single answer.
-    later = tf.range(num_windows, dtype=tf.int64)[tf.newaxis]
-    key = tf.where(holds, score * num_windows + (num_windows - 1 - later), -1)
-    return tf.argmax(key, axis=1)
 
 
 def _fail_unless(ok: tf.Tensor, message: Callable[[], tf.Tensor]) -> tf.Operation:
@@ -427,8 +379,8 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
         raise TypeError(f"export_classifier needs a bert_tf BertClassifier, got "
                         f"{type(model).__name__}.")
     labels = _check_labels(label_list, model.num_labels)
-    _check_max_seq_length(max_seq_length, 3 if pair else 2,
-                          model.config.max_position_embeddings)
+    check_max_seq_length(max_seq_length, model.config.max_position_embeddings,
+                         smallest=3 if pair else 2)
     vocab = tokenization.load_vocab(vocab_file)
     cls_id, sep_id = _special_ids(vocab, vocab_file, model.config.vocab_size)
 
@@ -620,7 +572,7 @@ class _TokenClassifierModule(_ServingModule):
         position = pieces.row_starts() - tf.gather(stream.row_starts(), example)
         starts, inputs = self._windows(stream)
         length = tf.minimum(stream.row_lengths(), self._max_seq_length - 2)
-        best = best_windows(position, tf.gather(starts.to_tensor(0), example),
+        best = windows.best_windows(position, tf.gather(starts.to_tensor(0), example),
                             tf.gather(tf.sequence_mask(starts.row_lengths()), example),
                             tf.gather(length, example))
         window = tf.gather(starts.row_starts(), example) + best
@@ -641,7 +593,7 @@ class _TokenClassifierModule(_ServingModule):
         [batch, (windows)], and the packed model inputs of all of them, example after
         example."""
         size = self._max_seq_length - 2
-        starts = window_starts(stream.row_lengths(), size, self._doc_stride)
+        starts = windows.window_starts(stream.row_lengths(), size, self._doc_stride)
         example = starts.value_rowids()
         first = starts.flat_values + tf.gather(stream.row_starts(), example)
         length = tf.gather(tf.minimum(stream.row_lengths(), size), example)
@@ -713,8 +665,8 @@ def export_token_classifier(model: BertTokenClassifier, export_dir: str, *,
         raise ExportError("label_list is None; pass the tag of each of the model's "
                           "outputs, in training order (e.g. run_ner.py's task_info.json).")
     labels = _check_tags(_check_labels(label_list, model.num_labels))
-    _check_max_seq_length(max_seq_length, 3, model.config.max_position_embeddings)
-    doc_stride = _check_doc_stride(doc_stride, max_seq_length)
+    check_max_seq_length(max_seq_length, model.config.max_position_embeddings)
+    doc_stride = windows.resolve_doc_stride(doc_stride, max_seq_length)
     _check_max_words(max_words_per_request)
     vocab = tokenization.load_vocab(vocab_file)
     cls_id, sep_id = _special_ids(vocab, vocab_file, model.config.vocab_size)
@@ -782,23 +734,6 @@ def _check_tags(labels: list[str]) -> list[str]:
                 f"label_list holds {label!r}, which is not a tag: pass tags such as 'O', "
                 f"'B-PER', 'I-PER' ('O' or X-TYPE with X one of {', '.join(prefixes)}).")
     return labels
-
-
-def _check_max_seq_length(max_seq_length: int, smallest: int, max_positions: int) -> None:
-    if not smallest <= max_seq_length <= max_positions:
-        raise ExportError(
-            f"max_seq_length must be between {smallest} (room for the special tokens) and "
-            f"the model's max_position_embeddings ({max_positions}); got {max_seq_length}.")
-
-
-def _check_doc_stride(doc_stride: int | None, max_seq_length: int) -> int:
-    size = max_seq_length - 2
-    if doc_stride is None:
-        return max(1, size // 2)
-    if not 1 <= doc_stride <= size:
-        raise ExportError(f"doc_stride must be between 1 and max_seq_length - 2 = {size}; "
-                          f"got {doc_stride}.")
-    return doc_stride
 
 
 def _check_max_words(max_words_per_request: int) -> None:

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from bert_tf.errors import InvalidArgumentError
+
 CLS_TOKEN = "[CLS]"
 SEP_TOKEN = "[SEP]"
 
@@ -14,6 +16,34 @@ class PackedInput:
     input_ids: list[int]
     input_mask: list[int]
     segment_ids: list[int]
+
+
+def check_max_seq_length(max_seq_length: int, max_position_embeddings: int | None = None,
+                         smallest: int = 3, source: str | None = None) -> None:
+    """The one check of a sequence length: at least `smallest` (3 holds `[CLS] A [SEP]`
+    with one piece and room for a second `[SEP]`; pre-training data needs 5) and at most
+    the model's `max_position_embeddings`, when known.
+
+    Args:
+      max_seq_length: the length asked for.
+      max_position_embeddings: the model's position table size, if known.
+      smallest: the shortest length the caller can use.
+      source: the config file the positions come from, for the message.
+
+    Raises:
+      InvalidArgumentError: naming `max_seq_length`, the bounds and their source.
+    """
+    if max_position_embeddings is None:
+        if max_seq_length < smallest:
+            raise InvalidArgumentError("max_seq_length", max_seq_length,
+                                       f"must be at least {smallest}.")
+        return
+    if not smallest <= max_seq_length <= max_position_embeddings:
+        where = f" in {source}" if source else ""
+        raise InvalidArgumentError(
+            "max_seq_length", max_seq_length,
+            f"must be between {smallest} and the model's max_position_embeddings "
+            f"({max_position_embeddings}){where}.")
 
 
 def truncate_seq_pair(tokens_a: list[str], tokens_b: list[str], max_length: int) -> None:

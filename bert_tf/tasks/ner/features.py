@@ -40,9 +40,10 @@ from typing import Protocol
 import numpy as np
 
 from bert_tf.tasks.ner.conll import Document, Sentence
-from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN
+from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN, check_max_seq_length
 from bert_tf.errors import UserInputError
 from bert_tf.text.tokenization import UNK_TOKEN
+from bert_tf.text.windows import best_window, resolve_doc_stride, window_spans
 
 
 class Tokenizer(Protocol):
@@ -104,56 +105,6 @@ def word_pieces(word: str, tokenizer: Tokenizer) -> list[str]:
     return tokenizer.tokenize(word) or [UNK_TOKEN]
 
 
-def window_spans(target_start: int, target_end: int, stream_length: int, size: int,
-                 doc_stride: int) -> list[tuple[int, int]]:
-    """The windows [start, end) of a piece stream that cover its target pieces.
-
-    Windows of `size` pieces start at `target_start`, `target_start + doc_stride`, ...
-    until one reaches `target_end`; each is then widened with pieces of the stream
-    around it, balanced left and right, to `size` pieces (or the whole stream, if it
-    is shorter), which fills the last window and adds document context.
-
-    Args:
-      target_start, target_end: the pieces that must be covered (a sentence's).
-      stream_length: the number of pieces available as context (the sentence's own,
-        or its document's).
-      size: the most pieces in a window (max_seq_length - 2).
-      doc_stride: how far apart windows start, in [1, size].
-    """
-    spans = []
-    start = target_start
-    while start < target_end:
-        end = min(start + size, target_end)
-        extra = size - (end - start)
-        window_start = max(0, min(start - extra // 2, stream_length - size))
-        spans.append((window_start, min(stream_length, window_start + size)))
-        if end == target_end:
-            break
-        start += doc_stride
-    return spans
-
-
-def max_context_score(span: tuple[int, int], position: int) -> float:
-    """SQuAD's "max context" score of `position` in the window `span` [start, end):
-    the context on its shorter side, plus 0.01 per piece of the window."""
-    start, end = span
-    return min(position - start, end - 1 - position) + 0.01 * (end - start)
-
-
-def best_window(spans: Sequence[tuple[int, int]], position: int) -> int:
-    """The index of the window in `spans` holding `position` with the highest
-    `max_context_score` (the first one on a tie)."""
-    best, best_score = -1, float("-inf")
-    for index, span in enumerate(spans):
-        if span[0] <= position < span[1]:
-            score = max_context_score(span, position)
-            if score > best_score:
-                best, best_score = index, score
-    if best < 0:
-        raise ValueError(f"no window holds position {position}")
-    return best
-
-
 def convert_documents(documents: Sequence[Document], tokenizer: Tokenizer,
                       label_map: Mapping[str, int], max_seq_length: int,
                       doc_stride: int | None = None,
@@ -175,16 +126,11 @@ def convert_documents(documents: Sequence[Document], tokenizer: Tokenizer,
 
     Raises:
       UserInputError: if a tag is not in `label_map` (naming the file and line).
-      ValueError: if `max_seq_length` or `doc_stride` is out of range.
+      InvalidArgumentError: if `max_seq_length` or `doc_stride` is out of range.
     """
+    check_max_seq_length(max_seq_length)
     size = max_seq_length - 2
-    if size < 1:
-        raise ValueError(f"max_seq_length must be at least 3, got {max_seq_length}")
-    if doc_stride is None:
-        doc_stride = max(1, size // 2)
-    if not 1 <= doc_stride <= size:
-        raise ValueError(f"doc_stride must be in [1, max_seq_length - 2 = {size}], got "
-                         f"{doc_stride}")
+    doc_stride = resolve_doc_stride(doc_stride, max_seq_length)
     cls_id, sep_id = tokenizer.convert_tokens_to_ids([CLS_TOKEN, SEP_TOKEN])
     rows: dict[str, list[np.ndarray]] = {"input_ids": [], "label_ids": [],
                                          "word_index": []}
