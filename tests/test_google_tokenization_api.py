@@ -7,7 +7,7 @@ the values Google's tests expect.
 
 import tempfile
 
-from bert_tf.text import tokenization
+from bert_tf import tokenization  # Google's module name, as its programs import it.
 from tests.conftest import GOOGLE_TEST_VOCAB
 
 
@@ -54,17 +54,3 @@ def test_basic_and_wordpiece_tokenizers_take_bytes():
     assert wordpiece.tokenize("") == []
     assert wordpiece.tokenize(b"unwanted running") == ["un", "##want", "##ed", "runn", "##ing"]
     assert wordpiece.tokenize("unwantedX running") == ["[UNK]", "runn", "##ing"]
-
-
-def test_googles_private_character_classes():
-    for char in (" ", "\t", "\r", "\n", "\u00A0"):
-        assert tokenization._is_whitespace(char)
-    for char in ("A", "-"):
-        assert not tokenization._is_whitespace(char)
-    assert tokenization._is_control("\u0005")
-    for char in ("A", " ", "\t", "\r", "\U0001F4A9"):
-        assert not tokenization._is_control(char)
-    for char in ("-", "$", "`", "."):
-        assert tokenization._is_punctuation(char)
-    for char in ("A", " "):
-        assert not tokenization._is_punctuation(char)

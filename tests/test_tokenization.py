@@ -58,18 +58,23 @@ def test_control_characters_are_dropped_and_whitespace_unified():
     assert tokenizer.tokenize("a\u00a0b\u3000c\td\ne\u2028f") == ["a", "b", "c", "d", "e", "f"]
 
 
-def test_character_classes_as_google_defines_them():
+# Google's own tests call its private names (`_is_whitespace`, ...): both spellings.
+@pytest.mark.parametrize("prefix", ["", "_"])
+def test_character_classes_as_google_defines_them(prefix):
+    is_whitespace = getattr(tokenization, prefix + "is_whitespace")
+    is_control = getattr(tokenization, prefix + "is_control")
+    is_punctuation = getattr(tokenization, prefix + "is_punctuation")
     for char in (" ", "\t", "\r", "\n", "\u00A0"):
-        assert tokenization.is_whitespace(char)
+        assert is_whitespace(char)
     for char in ("A", "-"):
-        assert not tokenization.is_whitespace(char)
-    assert tokenization.is_control("\u0005")
+        assert not is_whitespace(char)
+    assert is_control("\u0005")
     for char in ("A", " ", "\t", "\r", "\U0001F4A9"):
-        assert not tokenization.is_control(char)
+        assert not is_control(char)
     for char in ("-", "$", "`", "."):
-        assert tokenization.is_punctuation(char)
+        assert is_punctuation(char)
     for char in ("A", " "):
-        assert not tokenization.is_punctuation(char)
+        assert not is_punctuation(char)
 
 
 def test_wordpiece_greedy_longest_match_and_unknown_words(tmp_path):
