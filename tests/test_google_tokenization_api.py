@@ -1,8 +1,8 @@
 """A program written against Google's `tokenization.py` runs unchanged on ours.
 
 Each test calls the module the way Google's own `tokenization_test.py` does (its
-module-level functions, its private character-class helpers, bytes input) and checks
-the values Google's tests expect.
+module-level functions, bytes input) and checks the values Google's tests expect; its
+private character-class helpers are checked in test_tokenization.py.
 """
 
 import tempfile
