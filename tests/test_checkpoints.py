@@ -3,13 +3,13 @@
 import dataclasses
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf.checkpoints import CheckpointError
-from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertModel
 
@@ -138,47 +138,9 @@ def test_missing_variables_may_be_left_at_initialization(tmp_path, tiny_config):
     assert report.initialized == ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
 
 
-@pytest.mark.parametrize("safe_serialization", [True, False])
-@pytest.mark.parametrize("architecture", ["BertModel", "BertForPreTraining"])
-def test_hugging_face_checkpoints_match_transformers(tmp_path, tiny_config, architecture,
-                                                      safe_serialization):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    hf_config = transformers.BertConfig(
-        vocab_size=tiny_config.vocab_size, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-        type_vocab_size=2, hidden_act="gelu")
-    torch.manual_seed(0)
-    hf_model = getattr(transformers, architecture)(hf_config).eval()
-    hf_model.save_pretrained(tmp_path, safe_serialization=safe_serialization)
-    config = BertConfig.from_json_file(str(tmp_path / "config.json"))
-    assert config.hidden_act == "gelu_exact"
-    model = BertModel(config)
-    report = checkpoints.load_checkpoint(model, str(tmp_path))
-    assert report.format == "huggingface"
-    if architecture == "BertForPreTraining":
-        assert "cls.predictions.bias" in report.unused
-    inputs = _inputs(config)
-    bert = hf_model if architecture == "BertModel" else hf_model.bert
-    with torch.no_grad():
-        expected = bert(input_ids=torch.tensor(inputs["input_ids"]).long(),
-                        attention_mask=torch.tensor(inputs["input_mask"]).long(),
-                        token_type_ids=torch.tensor(inputs["segment_ids"]).long())
-    outputs = model(inputs)
-    mask = inputs["input_mask"][:, :, None]
-    np.testing.assert_allclose(outputs["sequence_output"].numpy() * mask,
-                               expected.last_hidden_state.numpy() * mask, atol=1e-5)
-    np.testing.assert_allclose(outputs["pooled_output"].numpy(),
-                               expected.pooler_output.numpy(), atol=1e-5)
-
-
-def test_hugging_face_names_follow_the_documented_rules():
-    assert checkpoints.hugging_face_names("bert/encoder/layer_3/attention/self/query/kernel") == (
-        ["encoder.layer.3.attention.self.query.weight"], True)
-    assert checkpoints.hugging_face_names("bert/embeddings/LayerNorm/gamma") == (
-        ["embeddings.LayerNorm.weight", "embeddings.LayerNorm.gamma"], False)
-    assert checkpoints.hugging_face_names("bert/embeddings/word_embeddings") == (
-        ["embeddings.word_embeddings.weight"], False)
+def test_a_model_that_does_not_name_its_variables_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="names its variables"):
+        checkpoints.save_google_checkpoint(keras.Sequential(), str(tmp_path / "model.ckpt"))
 
 
 def test_unknown_paths_get_a_clear_error(tmp_path, tiny_config):
@@ -198,92 +160,8 @@ def test_config_and_vocab_are_found_beside_the_checkpoint(tmp_path):
         str(tmp_path / "bert_config.json"), str(tmp_path / "vocab.txt"))
     assert checkpoints.resolve_model_files(prefix, "my.json", None)[0] == "my.json"
     (tmp_path / "vocab.txt").unlink()
-    with pytest.raises(CheckpointError, match="--vocab_file was not given"):
+    with pytest.raises(CheckpointError, match="vocab_file was not given"):
         checkpoints.resolve_model_files(prefix, None, None)
-
-
-def test_pretraining_heads_match_hugging_face_and_round_trip(tmp_path, tiny_config):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    from bert_tf.modeling import BertPretrainer
-    hf_config = transformers.BertConfig(
-        vocab_size=tiny_config.vocab_size, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-        type_vocab_size=2, hidden_act="gelu_new")  # Google's tanh GELU.
-    torch.manual_seed(1)
-    hf_model = transformers.BertForPreTraining(hf_config).eval()
-    with torch.no_grad():  # Give the zero-initialized biases values worth checking.
-        hf_model.cls.predictions.bias.normal_()
-        hf_model.cls.seq_relationship.bias.normal_()
-    hf_model.save_pretrained(tmp_path / "hf")
-    config = BertConfig.from_json_file(str(tmp_path / "hf" / "config.json"))
-    assert config.hidden_act == "gelu"
-    model = BertPretrainer(config)
-    report = checkpoints.load_checkpoint(model, str(tmp_path / "hf"))
-    assert report.unused == [] and report.initialized == []
-    inputs = _inputs(config)
-    inputs["masked_lm_positions"] = np.array([[1, 3, 0], [2, 1, 0]], np.int32)
-    with torch.no_grad():
-        expected = hf_model(input_ids=torch.tensor(inputs["input_ids"]).long(),
-                            attention_mask=torch.tensor(inputs["input_mask"]).long(),
-                            token_type_ids=torch.tensor(inputs["segment_ids"]).long())
-    outputs = model(inputs)
-    gathered = np.take_along_axis(expected.prediction_logits.numpy(),
-                                  inputs["masked_lm_positions"][:, :, None], axis=1)
-    np.testing.assert_allclose(outputs["masked_lm_logits"].numpy(), gathered, atol=1e-4)
-    np.testing.assert_allclose(outputs["next_sentence_logits"].numpy(),
-                               expected.seq_relationship_logits.numpy(), atol=1e-5)
-
-    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "google" / "bert_model.ckpt"))
-    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    assert names["cls/seq_relationship/output_weights"] == [2, 32]
-    assert names["cls/predictions/output_bias"] == [tiny_config.vocab_size]
-    assert names["cls/predictions/transform/dense/kernel"] == [32, 32]
-    fresh = BertPretrainer(config)
-    checkpoints.load_checkpoint(fresh, prefix)
-    np.testing.assert_array_equal(fresh(inputs)["masked_lm_logits"].numpy(),
-                                  outputs["masked_lm_logits"].numpy())
-    # The encoder alone loads from the same file and reports the heads as unused.
-    encoder_report = checkpoints.load_checkpoint(BertModel(config), prefix)
-    assert {name.split("/")[0] for name in encoder_report.unused} == {"cls"}
-
-
-@pytest.mark.parametrize("architecture", ["BertForSequenceClassification",
-                                          "BertForTokenClassification"])
-def test_classifier_heads_match_hugging_face_and_keep_google_names(tmp_path, tiny_config,
-                                                                   architecture):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    from bert_tf.modeling import BertClassifier, BertTokenClassifier
-    hf_config = transformers.BertConfig(
-        vocab_size=tiny_config.vocab_size, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-        type_vocab_size=2, hidden_act="gelu", num_labels=3)
-    torch.manual_seed(2)
-    hf_model = getattr(transformers, architecture)(hf_config).eval()
-    with torch.no_grad():
-        hf_model.classifier.bias.normal_()
-    hf_model.save_pretrained(tmp_path / "hf")
-    config = BertConfig.from_json_file(str(tmp_path / "hf" / "config.json"))
-    model_class = (BertClassifier if architecture == "BertForSequenceClassification"
-                   else BertTokenClassifier)
-    model = model_class(config, 3)
-    # Hugging Face's token classifier has no pooler.
-    report = checkpoints.load_checkpoint(model, str(tmp_path / "hf"),
-                                         initialize_missing=("bert/pooler/",))
-    assert report.unused == []
-    assert report.initialized == ([] if model_class is BertClassifier else
-                                  ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"])
-    inputs = _inputs(config)
-    with torch.no_grad():
-        expected = hf_model(input_ids=torch.tensor(inputs["input_ids"]).long(),
-                            attention_mask=torch.tensor(inputs["input_mask"]).long(),
-                            token_type_ids=torch.tensor(inputs["segment_ids"]).long()).logits
-    np.testing.assert_allclose(model(inputs)["logits"].numpy(), expected.numpy(), atol=1e-5)
-
-    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "google" / "model.ckpt"))
-    names = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    assert names["output_weights"] == [3, 32] and names["output_bias"] == [3]
 
 
 @pytest.fixture
@@ -372,14 +250,14 @@ def test_safetensors_index_may_not_point_outside_the_model_folder(tmp_path, tiny
 def test_model_files_that_are_directories_or_not_utf8_are_refused(tmp_path, saved_prefix):
     (tmp_path / "vocab.txt").write_text("[UNK]\n")
     (tmp_path / "bert_config.json").write_text("{}")
-    with pytest.raises(UserInputError, match=f"--vocab_file '{tmp_path}' is a directory; "
+    with pytest.raises(UserInputError, match=f"vocab_file='{tmp_path}' is a directory; "
                                              "give the vocab.txt file"):
         checkpoints.resolve_model_files(saved_prefix, None, str(tmp_path))
-    with pytest.raises(UserInputError, match=f"--bert_config_file '{tmp_path}' is a "
+    with pytest.raises(UserInputError, match=f"bert_config_file='{tmp_path}' is a "
                                              "directory"):
         checkpoints.resolve_model_files(saved_prefix, str(tmp_path), None)
     (tmp_path / "bert_config.json").write_bytes('{"vocab_size": 99}'.encode("utf-16"))
-    with pytest.raises(UserInputError, match="--bert_config_file .* is not UTF-8 text: "
+    with pytest.raises(UserInputError, match="bert_config_file .* is not UTF-8 text: "
                                              r"byte 0 \(0xff\) starts a UTF-16 byte-order"):
         checkpoints.resolve_model_files(saved_prefix, None, None)
 

@@ -1,13 +1,12 @@
 """The CRF layer against brute-force enumeration of every tag sequence."""
 
-import itertools
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bert_tf.layers.crf import CRF
+from tests.conftest import crf_brute_force
 
 NUM_TAGS = 3
 
@@ -20,27 +19,6 @@ def make_crf(seed: int) -> CRF:
     crf.start_transitions.assign(rng.normal(size=NUM_TAGS).astype("float32"))
     crf.end_transitions.assign(rng.normal(size=NUM_TAGS).astype("float32"))
     return crf
-
-
-def brute_force(crf: CRF, emissions: np.ndarray, mask: np.ndarray):
-    """log p of every sequence over the masked positions of one example, by listing
-    all T^n sequences; returns ({tags over masked positions: log p}, best tags)."""
-    trans = crf.transitions.numpy()
-    start, end = crf.start_transitions.numpy(), crf.end_transitions.numpy()
-    positions = np.flatnonzero(mask)
-    scores = {}
-    for tags in itertools.product(range(NUM_TAGS), repeat=len(positions)):
-        if not tags:
-            scores[tags] = 0.0
-            continue
-        score = start[tags[0]] + end[tags[-1]]
-        score += sum(emissions[p, t] for p, t in zip(positions, tags))
-        score += sum(trans[a, b] for a, b in zip(tags[:-1], tags[1:]))
-        scores[tags] = score
-    values = np.array(list(scores.values()), dtype=np.float64)
-    log_z = np.log(np.sum(np.exp(values - values.max()))) + values.max()
-    best = max(scores, key=scores.get)
-    return {tags: score - log_z for tags, score in scores.items()}, best
 
 
 # Prefix masks, holes (as for non-first sub-tokens), all-masked-out and a single position.
@@ -69,7 +47,7 @@ def test_log_likelihood_and_viterbi_match_enumeration(seed):
     log_likelihood = crf.log_likelihood(emissions, tags, MASKS).numpy()
     decoded = crf.decode(emissions, MASKS).numpy()
     for b, mask in enumerate(MASKS):
-        log_probs, best = brute_force(crf, emissions[b], mask)
+        log_probs, best = crf_brute_force(crf, emissions[b], mask)
         gold = tuple(tags[b][mask == 1])
         np.testing.assert_allclose(log_likelihood[b], log_probs[gold], rtol=1e-5, atol=1e-5)
         # The log-probabilities of all sequences sum to 1: the partition is right too.
@@ -101,7 +79,7 @@ def test_no_mask_means_every_position_and_call_decodes():
 def test_sequence_of_one_position():
     crf = make_crf(7)
     emissions = np.array([[[0.5, -1.0, 2.0]]], dtype="float32")
-    log_probs, best = brute_force(crf, emissions[0], np.ones(1))
+    log_probs, best = crf_brute_force(crf, emissions[0], np.ones(1))
     np.testing.assert_allclose(crf.log_likelihood(emissions, np.array([[1]])),
                                [log_probs[(1,)]], rtol=1e-5)
     assert crf.decode(emissions).numpy().tolist() == [list(best)]

@@ -12,16 +12,16 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 
-from bert_tf.serving import export
-
-from bert_tf.text import tokenization
+from bert_tf import io, serving
 from bert_tf.configs import BertConfig
-from bert_tf.text import packing as encoding
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import INPUT_NAMES, BertClassifier
-from tests.conftest import SAMPLE_VOCAB
+from bert_tf.serving import common
+from bert_tf.text import packing as encoding
+from bert_tf.text import tokenization
+from tests.conftest import (BLOCK_BERT_TF, SAMPLE_VOCAB, sample_vocab_config,
+                            saved_model_cli, signature_ops, subprocess_env)
 
 VOCAB = str(SAMPLE_VOCAB)
 MAX_SEQ_LENGTH = 16
@@ -50,22 +50,9 @@ TEXTS_B = [
 ]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-def _config() -> BertConfig:
-    size = len(tokenization.load_vocab(VOCAB))
-    return BertConfig(vocab_size=size, hidden_size=32, num_hidden_layers=2,
-                      num_attention_heads=4, intermediate_size=37,
-                      max_position_embeddings=64, type_vocab_size=2,
-                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                      initializer_range=0.5)  # Outputs that differ between texts.
-
-
 def _classifier(num_labels: int, seed: int) -> BertClassifier:
     keras.utils.set_random_seed(seed)
-    model = BertClassifier(_config(), num_labels)
+    model = BertClassifier(sample_vocab_config(), num_labels)
     weights = np.random.default_rng(seed).normal(0, 0.3, model.classifier.output_weights.shape)
     model.classifier.output_weights.assign(weights.astype("float32"))
     return model
@@ -89,7 +76,7 @@ def _python_probabilities(model, texts_a, texts_b) -> np.ndarray:
 @pytest.fixture(scope="module")
 def pair_export(tmp_path_factory):
     model = _classifier(len(LABELS), seed=1)
-    path = export.export_classifier(
+    path = serving.export_classifier(
         model, str(tmp_path_factory.mktemp("pair")), vocab_file=VOCAB, do_lower_case=True,
         max_seq_length=MAX_SEQ_LENGTH, label_list=LABELS, pair=True)
     return model, path
@@ -98,7 +85,7 @@ def pair_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def single_export(tmp_path_factory):
     model = _classifier(2, seed=2)
-    path = export.export_classifier(
+    path = serving.export_classifier(
         model, str(tmp_path_factory.mktemp("single")), vocab_file=VOCAB, do_lower_case=True,
         max_seq_length=MAX_SEQ_LENGTH, label_list=["0", "1"], pair=False)
     return model, path
@@ -108,7 +95,7 @@ def single_export(tmp_path_factory):
 def regression_export(tmp_path_factory):
     # Also covers the other options: XLA, padding to max_seq_length.
     model = _classifier(1, seed=3)
-    path = export.export_classifier(
+    path = serving.export_classifier(
         model, str(tmp_path_factory.mktemp("regression")), vocab_file=VOCAB,
         do_lower_case=True, max_seq_length=MAX_SEQ_LENGTH, label_list=None, pair=True,
         jit_compile=True, pad_to_max_seq_length=True)
@@ -120,7 +107,7 @@ def test_truncation_is_googles_truncate_seq_pair():
     a = tf.ragged.constant([list(range(n)) for n, _ in lengths], tf.int32)
     b = tf.ragged.constant([list(range(100, 100 + n)) for _, n in lengths], tf.int32)
     for budget in range(10):
-        got_a, got_b = export.truncate_to_budget([a, b], budget)
+        got_a, got_b = common.truncate_to_budget([a, b], budget)
         for row, (length_a, length_b) in enumerate(lengths):
             want_a, want_b = list(range(length_a)), list(range(100, 100 + length_b))
             encoding.truncate_seq_pair(want_a, want_b, budget)
@@ -130,7 +117,7 @@ def test_truncation_is_googles_truncate_seq_pair():
 
 def test_pair_text_signature_matches_python(pair_export):
     model, path = pair_export
-    outputs = tf.saved_model.load(path).signatures[export.SERVING_DEFAULT](
+    outputs = tf.saved_model.load(path).signatures[serving.SERVING_DEFAULT](
         text_a=tf.constant(TEXTS_A), text_b=tf.constant(TEXTS_B))
     expected = _python_probabilities(model, TEXTS_A, TEXTS_B)
     np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-5)
@@ -143,8 +130,8 @@ def test_single_text_signature_matches_python(single_export):
     model, path = single_export
     texts = TEXTS_A + ["word " * 40]
     loaded = tf.saved_model.load(path)
-    assert set(loaded.signatures) == {export.SERVING_DEFAULT, export.SERVE_IDS}
-    outputs = loaded.signatures[export.SERVING_DEFAULT](text_a=tf.constant(texts))
+    assert set(loaded.signatures) == {serving.SERVING_DEFAULT, serving.SERVE_IDS}
+    outputs = loaded.signatures[serving.SERVING_DEFAULT](text_a=tf.constant(texts))
     expected = _python_probabilities(model, texts, None)
     np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-5)
     assert [label.decode() for label in outputs["label"].numpy()] == [
@@ -153,7 +140,7 @@ def test_single_text_signature_matches_python(single_export):
 
 def test_regression_score_matches_python(regression_export):
     model, path = regression_export
-    outputs = tf.saved_model.load(path).signatures[export.SERVING_DEFAULT](
+    outputs = tf.saved_model.load(path).signatures[serving.SERVING_DEFAULT](
         text_a=tf.constant(TEXTS_A), text_b=tf.constant(TEXTS_B))
     assert set(outputs) == {"score"}
     expected = model(_python_inputs(TEXTS_A, TEXTS_B))["logits"].numpy()[:, 0]
@@ -163,9 +150,9 @@ def test_regression_score_matches_python(regression_export):
 def test_ids_signature_equals_text_signature(pair_export):
     _, path = pair_export
     loaded = tf.saved_model.load(path)
-    from_text = loaded.signatures[export.SERVING_DEFAULT](
+    from_text = loaded.signatures[serving.SERVING_DEFAULT](
         text_a=tf.constant(TEXTS_A), text_b=tf.constant(TEXTS_B))
-    from_ids = loaded.signatures[export.SERVE_IDS](**_python_inputs(TEXTS_A, TEXTS_B))
+    from_ids = loaded.signatures[serving.SERVE_IDS](**_python_inputs(TEXTS_A, TEXTS_B))
     np.testing.assert_allclose(from_ids["probabilities"].numpy(),
                                from_text["probabilities"].numpy(), atol=1e-6)
     assert from_ids["label"].numpy().tolist() == from_text["label"].numpy().tolist()
@@ -183,9 +170,9 @@ def test_empty_batch_answers_empty(request, fixture, outputs):
     texts = {"text_a": tf.constant([], tf.string),
              **({"text_b": tf.constant([], tf.string)} if pair else {})}
     for signature, inputs in [
-            (export.SERVING_DEFAULT, texts),
-            (export.SERVE_IDS, {name: tf.zeros([0, 5], tf.int32) for name in INPUT_NAMES}),
-            (export.SERVE_IDS, {name: tf.zeros([0, 0], tf.int32) for name in INPUT_NAMES})]:
+            (serving.SERVING_DEFAULT, texts),
+            (serving.SERVE_IDS, {name: tf.zeros([0, 5], tf.int32) for name in INPUT_NAMES}),
+            (serving.SERVE_IDS, {name: tf.zeros([0, 0], tf.int32) for name in INPUT_NAMES})]:
         answer = signatures[signature](**inputs)
         assert {name: tuple(value.shape) for name, value in answer.items()} == outputs, (
             signature, inputs["text_a" if "text_a" in inputs else "input_ids"].shape)
@@ -213,7 +200,7 @@ def test_ids_signature_rejects_ids_out_of_range(pair_export, name, value, messag
     value = vocab if value == "vocab" else value
     rows = {"input_ids": [2, 40, 41, 3], "segment_ids": [0, 0, 1, 1]}
     rows[name] = rows[name][:2] + [value] + rows[name][3:]
-    serve_ids = tf.saved_model.load(path).signatures[export.SERVE_IDS]
+    serve_ids = tf.saved_model.load(path).signatures[serving.SERVE_IDS]
     with pytest.raises(tf.errors.InvalidArgumentError, match=message.format(vocab=vocab)):
         serve_ids(**_one_row(rows["input_ids"], rows["segment_ids"]))
     # The ends of both ranges are valid ids: the answer is the model's.
@@ -229,7 +216,7 @@ def test_version_folder_files(pair_export):
     assert (pathlib.Path(path) / "assets" / "vocab.txt").read_bytes() == SAMPLE_VOCAB.read_bytes()
     assert (pathlib.Path(path) / "vocab.txt").read_bytes() == SAMPLE_VOCAB.read_bytes()
     assert BertConfig.from_json_file(os.path.join(path, "bert_config.json")) == model.config
-    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
+    info = json.loads((pathlib.Path(path) / serving.EXPORT_INFO_FILE).read_text())
     assert info["labels"] == LABELS
     assert info["do_lower_case"] is True and info["max_seq_length"] == MAX_SEQ_LENGTH
     assert info["signatures"] == {
@@ -240,27 +227,9 @@ def test_version_folder_files(pair_export):
     }
 
 
-# Loads a SavedModel where bert_tf cannot be imported, and prints the raw-text
-# signature's numeric outputs as JSON. (Keras cannot be blocked too: tensorflow_text
-# imports it; the loaded functions are plain graphs that need no Keras class.)
-_LOAD_WITHOUT_BERT_TF = r"""
-import importlib.abc, importlib.machinery, json, sys
-
-class Block(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "bert_tf":
-            return importlib.machinery.ModuleSpec(name, self)
-
-    def create_module(self, spec):
-        raise ImportError(f"{spec.name} is blocked in this test")
-
-    def exec_module(self, module):
-        pass
-
-sys.meta_path.insert(0, Block())
-import tensorflow as tf
-import tensorflow_text  # Registers the tokenizer's ops.
-
+# Loads SavedModels where bert_tf cannot be imported, and prints the raw-text
+# signature's numeric outputs as JSON.
+_LOAD_WITHOUT_BERT_TF = BLOCK_BERT_TF + r"""
 texts_a, texts_b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 results = []
 for path in sys.argv[3:]:
@@ -281,7 +250,7 @@ def test_loads_without_bert_tf_after_moving(pair_export, regression_export, tmp_
     result = subprocess.run(
         [sys.executable, "-I", "-c", _LOAD_WITHOUT_BERT_TF, json.dumps(TEXTS_A),
          json.dumps(TEXTS_B), *map(str, moved)],
-        capture_output=True, text=True, cwd=tmp_path, env=_env())
+        capture_output=True, text=True, cwd=tmp_path, env=subprocess_env())
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(result.stdout.strip().splitlines()[-1])
     for (model, _), outputs in zip((pair_export, regression_export), results):
@@ -294,37 +263,13 @@ def test_loads_without_bert_tf_after_moving(pair_export, regression_export, tmp_
                                        atol=1e-5)
 
 
-def _saved_model_cli(path: str, signature: str, input_exprs: str, outdir: pathlib.Path,
-                     register_tensorflow_text: bool) -> dict[str, np.ndarray]:
-    """Runs `saved_model_cli run` and returns the outputs it wrote as .npy files."""
-    if register_tensorflow_text:
-        # saved_model_cli has no flag to load custom ops: run its main in a Python
-        # that imported tensorflow_text first.
-        command = [sys.executable, "-c",
-                   "import sys, tensorflow_text; "
-                   "from tensorflow.python.tools.saved_model_cli import main; "
-                   "sys.argv[0] = 'saved_model_cli'; sys.exit(main())"]
-    else:
-        cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
-        if not cli.exists():
-            pytest.skip(f"{cli} is not installed")
-        command = [str(cli)]
-    result = subprocess.run(
-        command + ["run", "--dir", path, "--tag_set", "serve", "--signature_def", signature,
-                   "--input_exprs", input_exprs, "--outdir", str(outdir), "--overwrite"],
-        capture_output=True, text=True, env=_env())
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {name[:-4]: np.load(outdir / name, allow_pickle=True)
-            for name in os.listdir(outdir)}
-
-
 def test_saved_model_cli_runs_the_text_signature(pair_export, tmp_path):
     model, path = pair_export
     texts_a, texts_b = TEXTS_A[:4], TEXTS_B[:4]  # ASCII: safe in a Python expression.
     expected = _python_probabilities(model, texts_a, texts_b)
     # (`serve_ids` through saved_model_cli: see the ids-only test below. Loading
     # imports every function, so with this model it too needs tensorflow_text.)
-    from_text = _saved_model_cli(path, export.SERVING_DEFAULT,
+    from_text = saved_model_cli(path, serving.SERVING_DEFAULT,
                                  f"text_a={texts_a!r};text_b={texts_b!r}", tmp_path / "text",
                                  register_tensorflow_text=True)
     np.testing.assert_allclose(from_text["probabilities"], expected, atol=1e-5)
@@ -332,57 +277,20 @@ def test_saved_model_cli_runs_the_text_signature(pair_export, tmp_path):
         LABELS[i] for i in expected.argmax(-1)]
 
 
-def _signature_ops(path: str, signature_key: str) -> set[str]:
-    """The op types a signature runs: its call nodes and, transitively, every op of the
-    library functions they call."""
-    saved_model = saved_model_pb2.SavedModel()
-    saved_model.ParseFromString((pathlib.Path(path) / "saved_model.pb").read_bytes())
-    meta_graph = saved_model.meta_graphs[0]
-    library = {function.signature.name: function
-               for function in meta_graph.graph_def.library.function}
-    nodes = {node.name: node for node in meta_graph.graph_def.node}
-
-    def called(node) -> list[str]:
-        names = []
-        for value in node.attr.values():
-            if value.HasField("func"):
-                names.append(value.func.name)
-            names += [function.name for function in value.list.func]
-        return names
-
-    ops, pending, seen = set(), [], set()
-    for tensor in meta_graph.signature_def[signature_key].outputs.values():
-        node = nodes[tensor.name.split(":")[0]]
-        ops.add(node.op)
-        pending += called(node)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for node in library[name].node_def:
-            if node.op in library:
-                pending.append(node.op)
-            else:
-                ops.add(node.op)
-            pending += called(node)
-    return ops
-
-
 def test_ids_signature_uses_only_core_tensorflow_ops(pair_export):
     _, path = pair_export
     # `tf.raw_ops` has every op of core TensorFlow, none of tensorflow_text's.
-    assert [op for op in _signature_ops(path, export.SERVE_IDS)
+    assert [op for op in signature_ops(path, serving.SERVE_IDS)
             if not hasattr(tf.raw_ops, op)] == []
     # The check does see tensorflow_text's ops where they are.
-    text_ops = _signature_ops(path, export.SERVING_DEFAULT)
+    text_ops = signature_ops(path, serving.SERVING_DEFAULT)
     assert {"FastWordpieceTokenizeWithOffsets", "NormalizeUTF8"} <= {
         op for op in text_ops if not hasattr(tf.raw_ops, op)}
 
 
 def test_ids_only_export_runs_without_tensorflow_text(tmp_path):
     model = _classifier(2, seed=4)
-    path = export.export_classifier(
+    path = serving.export_classifier(
         model, str(tmp_path / "ids_only"), vocab_file=VOCAB, do_lower_case=True,
         max_seq_length=MAX_SEQ_LENGTH, label_list=["no", "yes"], pair=False,
         text_signature=False, jit_compile=True)  # XLA under a TF1-style session, too.
@@ -390,27 +298,49 @@ def test_ids_only_export_runs_without_tensorflow_text(tmp_path):
     exprs = ";".join(f"{name}={inputs[name].numpy().tolist()}"
                      for name in INPUT_NAMES)
     # The whole graph is imported on load, so this proves no tensorflow_text op is in it.
-    outputs = _saved_model_cli(path, export.SERVE_IDS, exprs, tmp_path / "out",
+    outputs = saved_model_cli(path, serving.SERVE_IDS, exprs, tmp_path / "out",
                                register_tensorflow_text=False)
     np.testing.assert_allclose(outputs["probabilities"],
                                tf.nn.softmax(model(inputs)["logits"]).numpy(), atol=1e-5)
-    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
-    assert list(info["signatures"]) == [export.SERVE_IDS]
+    info = json.loads((pathlib.Path(path) / serving.EXPORT_INFO_FILE).read_text())
+    assert list(info["signatures"]) == [serving.SERVE_IDS]
 
 
 def test_never_overwrites_an_existing_version(tmp_path, monkeypatch):
-    monkeypatch.setattr(export.time, "time", lambda: 1_700_000_000.5)
+    monkeypatch.setattr(common.time, "time", lambda: 1_700_000_000.5)
     existing = tmp_path / "1700000000"
     existing.mkdir()
     (existing / "saved_model.pb").write_bytes(b"keep me")
-    (tmp_path / "temp-1700000001").mkdir()  # Another export still being written.
+    # Another export still writing version 1700000001, under its temporary name.
+    pathlib.Path(io.temporary_path(str(tmp_path / "1700000001"))).mkdir()
     model = _classifier(2, seed=5)
-    path = export.export_classifier(model, str(tmp_path), vocab_file=VOCAB,
-                                    do_lower_case=True, max_seq_length=8,
-                                    label_list=["a", "b"], pair=False, text_signature=False)
+    path = serving.export_classifier(model, str(tmp_path), vocab_file=VOCAB,
+                                     do_lower_case=True, max_seq_length=8,
+                                     label_list=["a", "b"], pair=False, text_signature=False)
     assert path == str(tmp_path / "1700000002")
     assert (existing / "saved_model.pb").read_bytes() == b"keep me"
     assert tf.saved_model.contains_saved_model(path)
+
+
+def test_a_version_taken_while_writing_is_not_overwritten(tmp_path, monkeypatch):
+    # Another export finishes version 1700000000 while this one writes it.
+    monkeypatch.setattr(common.time, "time", lambda: 1_700_000_000.5)
+    taken = tmp_path / "1700000000"
+    save = tf.saved_model.save
+
+    def save_then_lose_the_race(*args, **kwargs):
+        save(*args, **kwargs)
+        taken.mkdir()
+        (taken / "saved_model.pb").write_bytes(b"keep me")
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_lose_the_race)
+    path = serving.export_classifier(_classifier(2, seed=5), str(tmp_path), vocab_file=VOCAB,
+                                     do_lower_case=True, max_seq_length=8,
+                                     label_list=["a", "b"], pair=False, text_signature=False)
+    assert path == str(tmp_path / "1700000001")
+    assert (taken / "saved_model.pb").read_bytes() == b"keep me"
+    assert tf.saved_model.contains_saved_model(path)
+    assert sorted(os.listdir(tmp_path)) == ["1700000000", "1700000001"]
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -421,11 +351,11 @@ def test_never_overwrites_an_existing_version(tmp_path, monkeypatch):
     ({"max_seq_length": 2}, "between 3"),
 ])
 def test_refuses_bad_arguments(tmp_path, kwargs, message):
-    model = BertClassifier(_config(), 3)
+    model = BertClassifier(sample_vocab_config(), 3)
     arguments = {"vocab_file": VOCAB, "do_lower_case": True, "max_seq_length": 16,
                  "label_list": LABELS, "pair": True, **kwargs}
     with pytest.raises(UserInputError, match=message):
-        export.export_classifier(model, str(tmp_path / "out"), **arguments)
+        serving.export_classifier(model, str(tmp_path / "out"), **arguments)
     assert not (tmp_path / "out").exists()
 
 
@@ -435,8 +365,8 @@ def test_refuses_a_file_as_export_dir_and_a_small_model_vocab(tmp_path):
     arguments = {"vocab_file": VOCAB, "do_lower_case": True, "max_seq_length": 16,
                  "label_list": ["a", "b"], "pair": False, "text_signature": False}
     with pytest.raises(UserInputError, match="is a file"):
-        export.export_classifier(_classifier(2, seed=6), str(target), **arguments)
+        serving.export_classifier(_classifier(2, seed=6), str(target), **arguments)
     small = BertClassifier(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1,
                                       num_attention_heads=4, intermediate_size=37), 2)
     with pytest.raises(UserInputError, match="vocab_size is 99"):
-        export.export_classifier(small, str(tmp_path / "out"), **arguments)
+        serving.export_classifier(small, str(tmp_path / "out"), **arguments)

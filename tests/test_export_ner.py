@@ -2,7 +2,10 @@
 `run_ner.py`'s prediction (FullTokenizer per word, first-piece labels, max-context
 windows, argmax or CRF Viterbi), the words are Google's BasicTokenizer split of the
 cased text, the entities are `get_chunks` of the tags, and the model loads without
-bert_tf."""
+bert_tf.
+
+Over 400 lines on purpose: every test here reads the same three exports (module
+fixtures, each a SavedModel build), which a split would build again per file."""
 
 import json
 import os
@@ -16,19 +19,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf.serving import export
-
-from bert_tf.text import tokenization
+from bert_tf import serving
 from bert_tf.configs import BertConfig
-from bert_tf.tasks.ner import conll
-from bert_tf.tasks.ner import features as ner_features
-from bert_tf.tasks.ner.entity_metrics import get_chunks
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import (INPUT_NAMES, BertClassifier, BertCrfTokenClassifier,
                               BertTokenClassifier)
+from bert_tf.serving.entities import TagScheme
+from bert_tf.tasks.ner import conll
+from bert_tf.tasks.ner import features as ner_features
+from bert_tf.tasks.ner.entity_metrics import get_chunks
 from bert_tf.tasks.ner.objectives import decode
-from tests.conftest import SAMPLE_VOCAB
-from tests.test_export import _saved_model_cli, _signature_ops
+from bert_tf.text import tokenization
+from tests.conftest import (BLOCK_BERT_TF, SAMPLE_VOCAB, sample_vocab_config,
+                            saved_model_cli, signature_ops, subprocess_env)
 
 VOCAB = str(SAMPLE_VOCAB)
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
@@ -58,22 +61,9 @@ WORDS = [
 ]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-def _config() -> BertConfig:
-    size = len(tokenization.load_vocab(VOCAB))
-    return BertConfig(vocab_size=size, hidden_size=32, num_hidden_layers=2,
-                      num_attention_heads=4, intermediate_size=37,
-                      max_position_embeddings=64, type_vocab_size=2,
-                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                      initializer_range=0.5)  # Outputs that differ between words.
-
-
 def _tagger(model_class, seed: int) -> BertTokenClassifier:
     keras.utils.set_random_seed(seed)
-    model = model_class(_config(), len(LABELS))
+    model = model_class(sample_vocab_config(), len(LABELS))
     rng = np.random.default_rng(seed)
     weights = rng.normal(0, 0.5, model.classifier.output_weights.shape)
     model.classifier.output_weights.assign(weights.astype("float32"))
@@ -130,7 +120,7 @@ def _entities(outputs: dict) -> list[list[tuple[str, int, int]]]:
 @pytest.fixture(scope="module")
 def plain_export(tmp_path_factory):
     model = _tagger(BertTokenClassifier, seed=1)
-    path = export.export_token_classifier(
+    path = serving.export_token_classifier(
         model, str(tmp_path_factory.mktemp("plain")), vocab_file=VOCAB,
         do_lower_case=True, max_seq_length=PLAIN_MAX_SEQ_LENGTH, label_list=LABELS)
     return model, path
@@ -139,7 +129,7 @@ def plain_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def crf_export(tmp_path_factory):
     model = _tagger(BertCrfTokenClassifier, seed=2)
-    path = export.export_token_classifier(
+    path = serving.export_token_classifier(
         model, str(tmp_path_factory.mktemp("crf")), vocab_file=VOCAB, do_lower_case=True,
         max_seq_length=CRF_MAX_SEQ_LENGTH, label_list=LABELS, doc_stride=CRF_DOC_STRIDE,
         pad_to_max_seq_length=True)
@@ -153,7 +143,7 @@ CAP, CAPPED_MAX_SEQ_LENGTH = 12, 8
 @pytest.fixture(scope="module")
 def capped_export(tmp_path_factory):
     model = _tagger(BertTokenClassifier, seed=4)
-    path = export.export_token_classifier(
+    path = serving.export_token_classifier(
         model, str(tmp_path_factory.mktemp("capped")), vocab_file=VOCAB,
         do_lower_case=True, max_seq_length=CAPPED_MAX_SEQ_LENGTH, label_list=LABELS,
         max_words_per_request=CAP)
@@ -162,7 +152,7 @@ def capped_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def plain_outputs(plain_export):
-    signature = tf.saved_model.load(plain_export[1]).signatures[export.SERVING_DEFAULT]
+    signature = tf.saved_model.load(plain_export[1]).signatures[serving.SERVING_DEFAULT]
     return {name: value.numpy() for name, value in signature(text=tf.constant(TEXTS)).items()}
 
 
@@ -227,13 +217,13 @@ def test_entity_chunking_of_every_tag_sequence(labels):
     rng = np.random.default_rng(0)
     rows = [rng.integers(0, len(labels), size=rng.integers(0, 12)).tolist()
             for _ in range(200)]
-    outputs = export._TagScheme(labels).entities(tf.ragged.constant(rows, tf.int32))
+    outputs = TagScheme(labels).entities(tf.ragged.constant(rows, tf.int32))
     assert _entities(outputs) == [get_chunks([labels[i] for i in row]) for row in rows]
 
 
 def test_serve_words_tags_each_given_word(plain_export):
     model, path = plain_export
-    outputs = tf.saved_model.load(path).signatures[export.SERVE_WORDS](
+    outputs = tf.saved_model.load(path).signatures[serving.SERVE_WORDS](
         words=_padded_words(WORDS))
     width = max(map(len, WORDS)) + 1
     assert outputs["words"].shape == outputs["tags"].shape == (len(WORDS), width)
@@ -248,7 +238,7 @@ def test_serve_words_tags_each_given_word(plain_export):
 def test_crf_tags_equal_run_ner_viterbi(crf_export):
     model, path = crf_export
     loaded = tf.saved_model.load(path)
-    from_text = loaded.signatures[export.SERVING_DEFAULT](text=tf.constant(TEXTS))
+    from_text = loaded.signatures[serving.SERVING_DEFAULT](text=tf.constant(TEXTS))
     tags = _rows(from_text["tags"].numpy(), from_text["num_words"].numpy())
     words = _basic_words(TEXTS)
     assert tags == _python_tags(model, words, CRF_MAX_SEQ_LENGTH, CRF_DOC_STRIDE)
@@ -256,16 +246,16 @@ def test_crf_tags_equal_run_ner_viterbi(crf_export):
     # The transitions matter: the argmax of the same logits tags differently.
     assert tags != _python_tags(model, words, CRF_MAX_SEQ_LENGTH, CRF_DOC_STRIDE,
                                 use_crf=False)
-    from_words = loaded.signatures[export.SERVE_WORDS](words=_padded_words(WORDS))
+    from_words = loaded.signatures[serving.SERVE_WORDS](words=_padded_words(WORDS))
     assert _rows(from_words["tags"].numpy(), from_words["num_words"].numpy()) == (
         _python_tags(model, WORDS, CRF_MAX_SEQ_LENGTH, CRF_DOC_STRIDE))
 
 
 @pytest.mark.parametrize("signature, inputs", [
-    (export.SERVING_DEFAULT, {"text": tf.constant([], tf.string)}),
-    (export.SERVING_DEFAULT, {"text": tf.constant(["", " \x07 "])}),
-    (export.SERVE_WORDS, {"words": tf.zeros([0, 3], tf.string)}),
-    (export.SERVE_WORDS, {"words": tf.constant([["", ""]])}),
+    (serving.SERVING_DEFAULT, {"text": tf.constant([], tf.string)}),
+    (serving.SERVING_DEFAULT, {"text": tf.constant(["", " \x07 "])}),
+    (serving.SERVE_WORDS, {"words": tf.zeros([0, 3], tf.string)}),
+    (serving.SERVE_WORDS, {"words": tf.constant([["", ""]])}),
 ])
 def test_batches_without_words(crf_export, signature, inputs):
     outputs = tf.saved_model.load(crf_export[1]).signatures[signature](**inputs)
@@ -280,7 +270,7 @@ def test_text_at_the_word_cap_is_tagged(capped_export):
     text = "John Smith met Mary Jones in New York on Friday 1996 ."
     rows = _basic_words([text, "Peter"])
     assert len(rows[0]) == CAP
-    outputs = tf.saved_model.load(path).signatures[export.SERVING_DEFAULT](
+    outputs = tf.saved_model.load(path).signatures[serving.SERVING_DEFAULT](
         text=tf.constant([text, "Peter"]))
     assert outputs["num_words"].numpy().tolist() == [CAP, 1]
     assert _rows(outputs["tags"].numpy(), outputs["num_words"].numpy()) == _python_tags(
@@ -288,7 +278,7 @@ def test_text_at_the_word_cap_is_tagged(capped_export):
 
 
 def test_text_over_the_word_cap_is_refused(capped_export):
-    serve_text = tf.saved_model.load(capped_export[1]).signatures[export.SERVING_DEFAULT]
+    serve_text = tf.saved_model.load(capped_export[1]).signatures[serving.SERVING_DEFAULT]
     texts = ["Peter", "John Smith met Mary Jones in New York on Friday 1996 . Again"]
     assert len(_basic_words(texts)[1]) == CAP + 1
     with pytest.raises(tf.errors.InvalidArgumentError,
@@ -299,7 +289,7 @@ def test_text_over_the_word_cap_is_refused(capped_export):
 
 def test_serve_words_respects_the_word_cap(capped_export):
     model, path = capped_export
-    serve_words = tf.saved_model.load(path).signatures[export.SERVE_WORDS]
+    serve_words = tf.saved_model.load(path).signatures[serving.SERVE_WORDS]
     at_cap = [["Peter"] * CAP, ["EU"]]
     # Padding after a row's last word is not a word: a wide tensor is fine.
     words = tf.constant([row + [""] * (3 * CAP - len(row)) for row in at_cap])
@@ -316,9 +306,9 @@ def test_serve_words_respects_the_word_cap(capped_export):
 
 def test_default_word_cap_refuses_a_huge_text_quickly(plain_export):
     _, path = plain_export
-    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
-    assert info["max_words_per_request"] == export.DEFAULT_MAX_WORDS_PER_REQUEST == 2048
-    serve_text = tf.saved_model.load(path).signatures[export.SERVING_DEFAULT]
+    info = json.loads((pathlib.Path(path) / serving.EXPORT_INFO_FILE).read_text())
+    assert info["max_words_per_request"] == serving.DEFAULT_MAX_WORDS_PER_REQUEST == 2048
+    serve_text = tf.saved_model.load(path).signatures[serving.SERVING_DEFAULT]
     serve_text(text=tf.constant(["warm up"]))
     text = "John Smith lives in New York. " * 40_000  # 1.2M characters, 280k words.
     start = time.perf_counter()
@@ -354,7 +344,7 @@ def test_ids_signature_rejects_ids_out_of_range(request, fixture, name, value, m
     vocab = model.config.vocab_size
     rows = {"input_ids": [2, 40, 41, 3], "segment_ids": [0, 0, 0, 0]}
     rows[name][1] = vocab if value == "vocab" else value
-    serve_ids = tf.saved_model.load(path).signatures[export.SERVE_IDS]
+    serve_ids = tf.saved_model.load(path).signatures[serving.SERVE_IDS]
     with pytest.raises(tf.errors.InvalidArgumentError, match=message.format(vocab=vocab)):
         serve_ids(**_ids_row(rows["input_ids"], rows["segment_ids"], crf))
     inputs = _ids_row([2, 0, vocab - 1, 3], [0, 1, 1, 1], crf)  # The ends of the ranges.
@@ -368,7 +358,7 @@ def test_ids_signature_answers_empty_with_empty(plain_export, crf_export, shape)
         inputs = {name: tf.zeros(shape, tf.int32) for name in INPUT_NAMES}
         if path == crf_export[1]:
             inputs["label_weights"] = tf.zeros(shape, tf.float32)
-        outputs = tf.saved_model.load(path).signatures[export.SERVE_IDS](**inputs)
+        outputs = tf.saved_model.load(path).signatures[serving.SERVE_IDS](**inputs)
         assert outputs["logits"].shape == (*shape, len(LABELS))
         assert outputs["tag_ids"].shape == shape
 
@@ -383,7 +373,7 @@ def test_ids_signature_gives_logits_and_tag_ids(plain_export, crf_export):
     inputs = {name: tf.constant(features.arrays()[name]) for name in INPUT_NAMES}
     weights = tf.constant(features.label_weights)
     for (model, path), extra in ((plain_export, {}), (crf_export, {"label_weights": weights})):
-        outputs = tf.saved_model.load(path).signatures[export.SERVE_IDS](**inputs, **extra)
+        outputs = tf.saved_model.load(path).signatures[serving.SERVE_IDS](**inputs, **extra)
         logits = model({**inputs, **extra}, training=False)["logits"].numpy()
         np.testing.assert_allclose(outputs["logits"].numpy(), logits, atol=1e-5)
         crf = getattr(model, "crf", None)
@@ -393,7 +383,7 @@ def test_ids_signature_gives_logits_and_tag_ids(plain_export, crf_export):
 
 def test_ids_signature_uses_only_core_tensorflow_ops(crf_export):
     _, path = crf_export
-    assert [op for op in _signature_ops(path, export.SERVE_IDS)
+    assert [op for op in signature_ops(path, serving.SERVE_IDS)
             if not hasattr(tf.raw_ops, op)] == []
 
 
@@ -403,10 +393,10 @@ def test_export_info_and_files(crf_export):
     assert (pathlib.Path(path) / "assets" / "vocab.txt").read_bytes() == (
         SAMPLE_VOCAB.read_bytes())
     assert BertConfig.from_json_file(os.path.join(path, "bert_config.json")) == model.config
-    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
+    info = json.loads((pathlib.Path(path) / serving.EXPORT_INFO_FILE).read_text())
     assert info["task"] == "token_classification" and info["crf"] is True
     assert info["labels"] == LABELS and info["doc_stride"] == CRF_DOC_STRIDE
-    assert info["max_words_per_request"] == export.DEFAULT_MAX_WORDS_PER_REQUEST
+    assert info["max_words_per_request"] == serving.DEFAULT_MAX_WORDS_PER_REQUEST
     outputs = ["words", "tags", "num_words", "entity_starts", "entity_ends",
                "entity_types", "num_entities"]
     assert info["signatures"] == {
@@ -416,29 +406,12 @@ def test_export_info_and_files(crf_export):
         "serve_words": {"inputs": ["words"], "outputs": outputs},
     }
     signatures = tf.saved_model.load(path).signatures
-    assert set(signatures) == {export.SERVING_DEFAULT, export.SERVE_WORDS, export.SERVE_IDS}
+    assert set(signatures) == {serving.SERVING_DEFAULT, serving.SERVE_WORDS, serving.SERVE_IDS}
 
 
 # Loads the SavedModels where bert_tf cannot be imported and prints what both word
 # signatures return as JSON.
-_LOAD_WITHOUT_BERT_TF = r"""
-import importlib.abc, importlib.machinery, json, sys
-
-class Block(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "bert_tf":
-            return importlib.machinery.ModuleSpec(name, self)
-
-    def create_module(self, spec):
-        raise ImportError(f"{spec.name} is blocked in this test")
-
-    def exec_module(self, module):
-        pass
-
-sys.meta_path.insert(0, Block())
-import tensorflow as tf
-import tensorflow_text  # Registers the tokenizer's ops.
-
+_LOAD_WITHOUT_BERT_TF = BLOCK_BERT_TF + r"""
 def plain(outputs):
     return {key: [[v.decode() if isinstance(v, bytes) else v for v in row]
                   if isinstance(row, list) else row for row in value.numpy().tolist()]
@@ -461,7 +434,7 @@ def test_loads_without_bert_tf(plain_export, crf_export, tmp_path):
     result = subprocess.run(
         [sys.executable, "-I", "-c", _LOAD_WITHOUT_BERT_TF, json.dumps(TEXTS),
          json.dumps(words), plain_export[1], crf_export[1]],
-        capture_output=True, text=True, cwd=tmp_path, env=_env())
+        capture_output=True, text=True, cwd=tmp_path, env=subprocess_env())
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(result.stdout.strip().splitlines()[-1])
     for (model, _), max_seq_length, doc_stride, (from_text, from_words) in zip(
@@ -479,22 +452,22 @@ def test_loads_without_bert_tf(plain_export, crf_export, tmp_path):
 
 def test_ids_only_crf_export_runs_under_xla_without_tensorflow_text(tmp_path):
     model = _tagger(BertCrfTokenClassifier, seed=3)
-    path = export.export_token_classifier(
+    path = serving.export_token_classifier(
         model, str(tmp_path / "ids_only"), vocab_file=VOCAB, do_lower_case=True,
         max_seq_length=8, label_list=LABELS, text_signature=False, jit_compile=True)
     inputs = {"input_ids": [[2, 40, 41, 42, 3, 0]], "input_mask": [[1, 1, 1, 1, 1, 0]],
               "segment_ids": [[0] * 6], "label_weights": [[0.0, 1, 0, 1, 0, 0]]}
     exprs = ";".join(f"{name}={value}" for name, value in inputs.items())
     # The whole graph is imported on load, so this proves no tensorflow_text op is in it.
-    outputs = _saved_model_cli(path, export.SERVE_IDS, exprs, tmp_path / "out",
+    outputs = saved_model_cli(path, serving.SERVE_IDS, exprs, tmp_path / "out",
                                register_tensorflow_text=False)
     tensors = {name: tf.constant(value, tf.float32 if name == "label_weights" else tf.int32)
                for name, value in inputs.items()}
     expected = model(tensors, training=False)
     np.testing.assert_allclose(outputs["logits"], expected["logits"].numpy(), atol=1e-5)
     np.testing.assert_array_equal(outputs["tag_ids"], expected["tags"].numpy())
-    assert set(tf.saved_model.load(path).signatures) == {export.SERVE_IDS}
-    info = json.loads((pathlib.Path(path) / export.EXPORT_INFO_FILE).read_text())
+    assert set(tf.saved_model.load(path).signatures) == {serving.SERVE_IDS}
+    info = json.loads((pathlib.Path(path) / serving.EXPORT_INFO_FILE).read_text())
     assert info["max_words_per_request"] is None  # No signature it would apply to.
 
 
@@ -509,20 +482,20 @@ def test_ids_only_crf_export_runs_under_xla_without_tensorflow_text(tmp_path):
     ({"max_seq_length": 65}, "max_position_embeddings"),
     ({"doc_stride": 15}, "doc_stride=15 must be between 1 and max_seq_length - 2 = 14"),
     ({"doc_stride": 0}, "doc_stride"),
-    ({"max_words_per_request": 0}, "max_words_per_request must be a positive number of "
-                                   "words; got 0"),
+    ({"max_words_per_request": 0}, "max_words_per_request=0 must be a positive number "
+                                   "of words"),
 ])
 def test_refuses_bad_arguments(tmp_path, kwargs, message):
-    model = BertTokenClassifier(_config(), len(LABELS))
+    model = BertTokenClassifier(sample_vocab_config(), len(LABELS))
     arguments = {"vocab_file": VOCAB, "do_lower_case": True, "max_seq_length": 16,
                  "label_list": LABELS, **kwargs}
     with pytest.raises(UserInputError, match=message):
-        export.export_token_classifier(model, str(tmp_path / "out"), **arguments)
+        serving.export_token_classifier(model, str(tmp_path / "out"), **arguments)
     assert not (tmp_path / "out").exists()
 
 
 def test_refuses_a_sequence_classifier(tmp_path):
     with pytest.raises(TypeError, match="BertTokenClassifier"):
-        export.export_token_classifier(
-            BertClassifier(_config(), len(LABELS)), str(tmp_path), vocab_file=VOCAB,
-            do_lower_case=True, max_seq_length=16, label_list=LABELS)
+        serving.export_token_classifier(
+            BertClassifier(sample_vocab_config(), len(LABELS)), str(tmp_path),
+            vocab_file=VOCAB, do_lower_case=True, max_seq_length=16, label_list=LABELS)

@@ -96,7 +96,25 @@ def test_create_optimizer_clips_by_global_norm(scale):
                  keras.Variable(np.ones(1, np.float32), name="bias")]
     optimizer.apply(gradients, variables)
     clipped = [g / max(1.0, 5.0 * scale) for g in gradients]
-    for momentum, expected in zip(optimizer._momentums, clipped):
-        np.testing.assert_allclose(momentum.numpy(), 0.1 * expected, rtol=1e-6)
+    for variable, expected in zip(variables, clipped):
+        np.testing.assert_allclose(optimizer.slots_for(variable)["adam_m"].numpy(),
+                                   0.1 * expected, rtol=1e-6)
     with pytest.raises(ValueError, match="Unknown optimizer"):
         optimization.create_optimizer(0.1, 10, 0, optimizer="sgd")
+
+
+@pytest.mark.parametrize("optimizer_class", [optimization.AdamWeightDecay, optimization.Lamb])
+def test_slots_are_adams_moments_under_googles_names(optimizer_class):
+    g1, g2 = np.array([0.1, 0.2, -0.3]), np.array([-0.2, 0.05, 0.4])
+    optimizer = optimizer_class(0.01)
+    kernel = keras.Variable(np.array([0.5, -1.0, 2.0], np.float32), name="kernel")
+    for gradient in (g1, g2):
+        optimizer.apply([gradient.astype(np.float32)], [kernel])
+    slots = optimizer.slots_for(kernel)
+    assert list(slots) == ["adam_m", "adam_v"]
+    np.testing.assert_allclose(slots["adam_m"].numpy(), 0.9 * 0.1 * g1 + 0.1 * g2, rtol=1e-5)
+    # In float32, 0.999 is 0.99900001: the optimizer's 1 - beta_2 is 1.3e-5 short.
+    np.testing.assert_allclose(slots["adam_v"].numpy(),
+                               0.999 * 0.001 * g1 ** 2 + 0.001 * g2 ** 2, rtol=1e-4)
+    with pytest.raises(KeyError):
+        optimizer.slots_for(keras.Variable(np.zeros(3, np.float32), name="other"))

@@ -191,7 +191,10 @@ def test_folder_with_checkpoints_this_project_did_not_write_is_refused(tmp_path,
         _saver(tmp_path)
     message = str(error.value)
     assert "holds checkpoints this project did not write" in message
-    assert f"{foreign}.index" in message and "--init_checkpoint" in message
+    assert f"{foreign}.index" in message and "pass them as init_checkpoint" in message
+    # The library names its argument; the command line words it as the flag.
+    assert error.value.as_flag().startswith(
+        f"--output_dir={str(tmp_path)!r} holds checkpoints this project did not write")
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == files
 
 

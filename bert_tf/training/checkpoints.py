@@ -26,17 +26,19 @@ import hashlib
 import json
 import os
 import re
-import uuid
 
 import tensorflow as tf
 from absl import logging
 
 from bert_tf import checkpoints
-from bert_tf.errors import UserInputError
+from bert_tf.checkpoints import formats
+from bert_tf.errors import InvalidArgumentError, UserInputError
+from bert_tf.io import temporary_path, write_atomically
+from bert_tf.training import optimization
 
 RECORD = "bert_tf_checkpoints.json"
-_FILES = (".index", ".data-00000-of-00001")
-_SLOT_SUFFIXES = ("/adam_m", "/adam_v")
+_FILES = (formats.INDEX_SUFFIX, formats.DATA_SUFFIX)
+_SLOT_SUFFIXES = tuple(f"/{name}" for name in optimization.SLOT_NAMES)
 _STEP = "global_step"
 # What reading damaged checkpoint files raises: an `OpError` (bad checksum, bad magic
 # number, missing file), an `IndexError` ("Read less bytes than requested" from a
@@ -53,6 +55,7 @@ _LEFTOVER = re.compile(rf"^(model\.ckpt-\d+\.tmp-[0-9a-f]+\.|({re.escape(RECORD)
 
 
 def _variable_names(model) -> dict[str, tf.Variable]:
+    """`model`'s variables by the name checkpoints give them."""
     try:
         return checkpoints.google_variable_map(model)
     except TypeError:  # A model without a Google name table: its Keras paths.
@@ -60,15 +63,24 @@ def _variable_names(model) -> dict[str, tf.Variable]:
 
 
 def _optimizer_slots(optimizer, names: dict[str, tf.Variable]) -> dict[str, tf.Variable]:
-    """Adam slots under Google's names, and the step counter."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    """Adam slots under Google's names (`NAME/adam_m`, `NAME/adam_v`), and the step
+    counter.
+
+    Raises:
+      TypeError: for an optimizer that does not give its slots (`slots_for`), as
+        `bert_tf.training.optimization`'s do.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # fp16's loss scaling.
+    if not callable(getattr(inner, "slots_for", None)):
+        raise TypeError(f"Training checkpoints need an optimizer that gives its slot "
+                        f"variables (slots_for), as bert_tf.training.optimization's do; "
+                        f"got {type(inner).__name__}.")
     slots = {_STEP: inner.iterations}
     for name, variable in names.items():
         if not variable.trainable:
             continue
-        index = inner._get_variable_index(variable)
-        slots[f"{name}/adam_m"] = inner._momentums[index]
-        slots[f"{name}/adam_v"] = inner._velocities[index]
+        for slot, slot_variable in inner.slots_for(variable).items():
+            slots[f"{name}/{slot}"] = slot_variable
     return slots
 
 
@@ -99,7 +111,7 @@ def read_record(output_dir: str) -> dict | None:
         raise UserInputError(
             f"{path} is not the checkpoint record this project writes ({error}); if the "
             f"folder's checkpoints are yours, remove {RECORD} and pass one of them as "
-            "--init_checkpoint with a new --output_dir.") from error
+            "init_checkpoint to a run in another folder.") from error
     return record
 
 
@@ -134,22 +146,26 @@ def check_output_dir(output_dir: str, run_kind: str) -> None:
       run_kind: what is about to train there, e.g. "run_classifier.py".
 
     Raises:
-      UserInputError: one sentence naming the folder, what it holds and what to do.
+      InvalidArgumentError: for `output_dir`, one sentence saying what it holds and
+        what to do.
+      UserInputError: if its record is damaged (see `read_record`).
     """
     record = read_record(output_dir)
     foreign = _foreign_checkpoint_files(output_dir, record)
     if foreign:
-        raise UserInputError(
-            f"--output_dir {output_dir!r} holds checkpoints this project did not write "
-            f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); to "
-            "start from them pass them as --init_checkpoint and choose a new "
-            "--output_dir (nothing there is overwritten or deleted).")
+        raise InvalidArgumentError(
+            "output_dir", output_dir,
+            f"holds checkpoints this project did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); to start from them pass them as "
+            "init_checkpoint and choose another folder (nothing there is overwritten or "
+            "deleted).")
     written_by = (record or {}).get("run_kind")
     if written_by is not None and written_by != run_kind:
-        raise UserInputError(
-            f"--output_dir {output_dir!r} holds the checkpoints of a {written_by} run, "
-            f"and this is a {run_kind} run: choose a new --output_dir (to start from "
-            f"those weights, pass one of its checkpoints as --init_checkpoint).")
+        raise InvalidArgumentError(
+            "output_dir", output_dir,
+            f"holds the checkpoints of a {written_by} run, and this is a {run_kind} run: "
+            "choose another folder (to start from those weights, pass one of its "
+            "checkpoints as init_checkpoint).")
 
 
 def _difference(shapes: dict[str, list[int]], variables: dict[str, tf.Variable],
@@ -181,9 +197,10 @@ def _difference(shapes: dict[str, list[int]], variables: dict[str, tf.Variable],
 
 
 def _another_model(prefix: str, difference: str) -> str:
+    """The message for a checkpoint of another model than the run's."""
     return (f"Checkpoint {prefix} belongs to another model ({difference}), e.g. of "
-            "another bert_config.json, label count or --use_crf: choose a new "
-            "--output_dir for this model, or run with the settings that wrote it.")
+            "another bert_config.json or label count, or with or without a CRF: choose "
+            "another output_dir for this model, or run with the settings that wrote it.")
 
 
 class TrainingCheckpoints:
@@ -192,7 +209,9 @@ class TrainingCheckpoints:
     Args:
       output_dir: the folder (created at the first save).
       model: the model; its variables are saved under Google's names.
-      optimizer: a built Keras optimizer (Adam slots), or a loss-scale wrapper of one.
+      optimizer: a built optimizer of `bert_tf.training.optimization`, whose Adam
+        slots (`slots_for`) are saved with the weights, or fp16's loss-scale wrapper of
+        one.
       keep: how many of the newest checkpoints to keep.
       run_kind: what trains (e.g. "run_pretraining.py"), recorded and checked.
     """
@@ -202,8 +221,9 @@ class TrainingCheckpoints:
         """Checks `output_dir`; creates nothing.
 
         Raises:
-          UserInputError: if `output_dir` holds checkpoints this project did not write,
-            or of another kind of run or another model (see `check_output_dir`).
+          InvalidArgumentError: if `output_dir` holds checkpoints this project did not
+            write, or of another kind of run or another model (see `check_output_dir`).
+          UserInputError: if the newest readable checkpoint belongs to another model.
         """
         self.output_dir = output_dir
         self.model = model
@@ -222,10 +242,11 @@ class TrainingCheckpoints:
             if difference is not None:
                 raise UserInputError(_another_model(prefix, difference))
             if prefix is None and recorded is not None:  # None readable: the record says.
-                raise UserInputError(
-                    f"--output_dir {output_dir!r} holds the checkpoints of another model "
-                    f"(a {record.get('model', 'model')} of other variable names or shapes, "
-                    f"says its {RECORD}): choose a new --output_dir.")
+                raise InvalidArgumentError(
+                    "output_dir", output_dir,
+                    f"holds the checkpoints of another model (a "
+                    f"{record.get('model', 'model')} of other variable names or shapes, "
+                    f"says its {RECORD}): choose another folder.")
 
     def _newest_difference(self) -> tuple[str | None, str | None]:
         """The newest checkpoint whose index can be read, and how its weights differ
@@ -243,16 +264,10 @@ class TrainingCheckpoints:
     def _path(self, name: str) -> str:
         return os.path.join(self.output_dir, name)
 
-    def _write_text(self, name: str, text: str) -> None:
-        temporary = self._path(f"{name}.tmp-{uuid.uuid4().hex}")
-        with tf.io.gfile.GFile(temporary, "w") as writer:
-            writer.write(text)
-        tf.io.gfile.rename(temporary, self._path(name), overwrite=True)
-
     def _write_record(self, steps: list[int]) -> None:
-        self._write_text(RECORD, json.dumps(
+        write_atomically(self._path(RECORD), [json.dumps(
             {"steps": steps, "run_kind": self.run_kind, "model": type(self.model).__name__,
-             "signature": self.signature}) + "\n")
+             "signature": self.signature}) + "\n"])
 
     def _variables(self, weights_only: bool = False) -> dict[str, tf.Variable]:
         names = _variable_names(self.model)
@@ -265,27 +280,23 @@ class TrainingCheckpoints:
         tf.io.gfile.makedirs(self.output_dir)
         prefix = self._path(f"model.ckpt-{step}")
         # Unique to this save, on any machine: two processes never share a name.
-        temporary = f"{prefix}.tmp-{uuid.uuid4().hex}"
-        variables = self._variables()
-        names = sorted(variables)
-        tf.raw_ops.SaveV2(prefix=temporary, tensor_names=names,
-                          shape_and_slices=[""] * len(names),
-                          tensors=[tf.convert_to_tensor(variables[name]) for name in names])
+        temporary = temporary_path(prefix)
+        formats.write_google_files(temporary, self._variables())
         # Recorded before its files get their names, so that no file named
         # model.ckpt-STEP is ever there without its step in the record.
         self._own = sorted(set(self._own) | {step})
         self._write_record(self._own)
-        for suffix in reversed(_FILES):  # The index last: it marks a complete file.
-            tf.io.gfile.rename(temporary + suffix, prefix + suffix, overwrite=True)
+        formats.move_google_files(temporary, prefix)  # The index last.
         for old in self._own[:-self.keep]:
             for suffix in _FILES:
                 if tf.io.gfile.exists(self._path(f"model.ckpt-{old}{suffix}")):
                     tf.io.gfile.remove(self._path(f"model.ckpt-{old}{suffix}"))
         self._own = self._own[-self.keep:]
         self._write_record(self._own)
-        self._write_text("checkpoint", "".join(
-            [f'model_checkpoint_path: "model.ckpt-{self._own[-1]}"\n']
-            + [f'all_model_checkpoint_paths: "model.ckpt-{s}"\n' for s in self._own]))
+        write_atomically(self._path("checkpoint"),
+                         [f'model_checkpoint_path: "model.ckpt-{self._own[-1]}"\n']
+                         + [f'all_model_checkpoint_paths: "model.ckpt-{s}"\n'
+                            for s in self._own])
         self._remove_leftovers()
         logging.info("Saved %s", prefix)
         return prefix
@@ -345,8 +356,6 @@ class TrainingCheckpoints:
 
     @staticmethod
     def _warn_damaged(prefix: str, error: Exception) -> None:
-        message = error.message if isinstance(error, tf.errors.OpError) else str(error)
-        first_line = (message.strip().splitlines() or [type(error).__name__])[0]
         logging.warning("Skipping checkpoint %s: its files are damaged (%s: %s), e.g. cut "
                         "short by a full disk or a crash; trying the one before it.",
-                        prefix, type(error).__name__, first_line)
+                        prefix, type(error).__name__, formats.first_line(error))

@@ -21,6 +21,9 @@ import tensorflow as tf
 from keras import ops
 
 GOOGLE_WEIGHT_DECAY_EXCLUSIONS = ("LayerNorm", "layer_norm", "bias")
+# Google's names of Adam's first and second moment of a variable in checkpoints, after
+# the variable's own: `bert/pooler/dense/kernel/adam_m`.
+SLOT_NAMES = ("adam_m", "adam_v")
 
 
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -73,7 +76,8 @@ class _DecayingOptimizer(keras.optimizers.Optimizer):
         return not any(re.search(pattern, variable.path) for pattern in self.exclude_patterns)
 
     def build(self, var_list):
-        """Creates the first and second moment slots of every variable."""
+        """Creates the first and second moment slots of every variable (see
+        `slots_for`)."""
         if self.built:
             return
         super().build(var_list)
@@ -82,6 +86,17 @@ class _DecayingOptimizer(keras.optimizers.Optimizer):
                             for variable in var_list]
         # Decided here, where variables still carry their Keras paths.
         self._decay_flags = [self.decays(variable) for variable in var_list]
+
+    def slots_for(self, variable) -> dict[str, keras.Variable]:
+        """The optimizer's state for `variable`, by the name Google's optimizer gives
+        it in checkpoints (`SLOT_NAMES`): Adam's first moment `adam_m` and second
+        moment `adam_v`.
+
+        Raises:
+          KeyError: for a variable the optimizer was not built for.
+        """
+        index = self._get_variable_index(variable)
+        return dict(zip(SLOT_NAMES, (self._momentums[index], self._velocities[index])))
 
     def _clip_gradients(self, grads):
         """Google's `tf.clip_by_global_norm`: its norm takes one fused L2Loss kernel per

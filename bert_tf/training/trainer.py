@@ -1,10 +1,11 @@
-"""The training loop every script shares: strategy, precision, steps, checkpoints.
+"""The training loop every script shares: steps, accumulation, evaluation, checkpoints.
 
 One code path for CPU, GPUs, several machines and TPUs: the model and optimizer are
 created under a `tf.distribute` strategy, each replica computes gradients on its share
 of the global batch (optionally over several micro-batches), the gradients are summed
 across replicas and the optimizer (with its global-norm clipping) is applied once to
 the sum, so the update is the one a single device would make on the global batch.
+The strategy and the precision policy are made by `bert_tf.training.distribution`.
 """
 
 import math
@@ -20,60 +21,10 @@ from absl import logging
 from bert_tf.errors import TrainingError, UserInputError
 from bert_tf.layers import dropout
 from bert_tf.training.checkpoints import TrainingCheckpoints
-
-STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
-PRECISIONS = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-
-
-def make_strategy(name: str, tpu: str | None = None, tpu_zone: str | None = None,
-                  gcp_project: str | None = None) -> tf.distribute.Strategy:
-    """The `tf.distribute` strategy for --distribution_strategy (and the TPU flags).
-
-    "default" runs on one device, "mirrored" on all local GPUs (or CPU),
-    "multi_worker_mirrored" on several machines described by `TF_CONFIG`, "tpu" on the
-    TPU named by `tpu` (a name, a `grpc://` address, or "local" / "" on Colab).
-    """
-    if name not in STRATEGIES:
-        raise UserInputError(f"--distribution_strategy={name!r}: use one of "
-                             f"{', '.join(STRATEGIES)}.")
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        # All GPUs; without GPUs, every logical CPU device (one, unless configured).
-        devices = (tf.config.list_logical_devices("GPU")
-                   or tf.config.list_logical_devices("CPU"))
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
-    if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu=tpu or "", zone=tpu_zone, project=gcp_project)
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
-
-
-def check_tpu_paths(paths: dict[str, list[str]]) -> None:
-    """TPU workers read only Cloud Storage: refuses local paths before connecting.
-
-    Args:
-      paths: flag name (e.g. "--output_dir") -> the paths given for it.
-
-    Raises:
-      UserInputError: naming the first flag with a local path.
-    """
-    for flag, values in paths.items():
-        local = [path for path in values if path and not path.startswith("gs://")]
-        if local:
-            raise UserInputError(f"{flag} {local[0]!r} is a local path, but TPU workers can "
-                                 "only read Cloud Storage: copy it to a gs:// bucket and pass "
-                                 "the gs:// path.")
-
-
-def set_precision(mode: str) -> None:
-    """Sets Keras' global dtype policy for --mixed_precision (none / bf16 / fp16)."""
-    if mode not in PRECISIONS:
-        raise UserInputError(f"--mixed_precision={mode!r}: use one of {', '.join(PRECISIONS)}.")
-    keras.mixed_precision.set_global_policy(PRECISIONS[mode])
+from bert_tf.training.distribution import is_chief
+# Until every caller imports them from `distribution`, where they now live.
+from bert_tf.training.distribution import (  # noqa: F401
+    PRECISIONS, STRATEGIES, check_tpu_paths, make_strategy, set_precision)
 
 
 class Trainer:
@@ -82,7 +33,8 @@ class Trainer:
     Args:
       strategy: where to run (the model and optimizer must be created in its scope).
       model: a Keras model called as `model(features, training=...)`.
-      optimizer: a Keras optimizer (wrapped in a loss-scale optimizer for fp16).
+      optimizer: an optimizer of `bert_tf.training.optimization`, whose slots are
+        checkpointed (wrapped in Keras' `LossScaleOptimizer` for fp16).
       loss_fn: `(outputs, features) -> dict` with a scalar `loss` and any other
         scalars to log; entries ending in `_correct` / `_count` are summed and
         reported as `<name>_accuracy`.
@@ -106,7 +58,8 @@ class Trainer:
 
         Raises:
           UserInputError: if `output_dir` holds checkpoints this project did not
-            write, or of another kind of run or another model.
+            write, or of another kind of run or another model (an
+            `InvalidArgumentError` for `output_dir`, or one naming the checkpoint).
         """
         self.strategy = strategy
         self.model = model
@@ -116,7 +69,7 @@ class Trainer:
         self.accumulation = gradient_accumulation_steps
         self.jit_compile = jit_compile
         self.seed = seed
-        self.is_chief = _is_chief(strategy)
+        self.is_chief = is_chief(strategy)
         # Other workers of a multi-worker run keep their checkpoints to themselves.
         checkpoint_dir = output_dir if self.is_chief else os.path.join(
             output_dir, f"worker-{strategy.cluster_resolver.task_id}")
@@ -241,8 +194,8 @@ class Trainer:
             if not math.isfinite(metrics["loss"]):
                 raise TrainingError(
                     f"The loss became {metrics['loss']} between steps {first_step} and "
-                    f"{self.step}; stopped without saving. Lower --learning_rate, or use "
-                    "bf16 instead of fp16.")
+                    f"{self.step}; stopped without saving. Lower the learning rate, or "
+                    "use bf16 instead of fp16.")
             seconds = time.time() - started
             metrics["examples_per_second"] = (steps * self.accumulation * global_batch_size
                                               / max(seconds, 1e-9))
@@ -320,17 +273,6 @@ def predict(strategy: tf.distribute.Strategy, model: keras.Model, dataset: tf.da
         return strategy.gather(strategy.run(replica, args=(features,)), axis=0)
 
     return [step(features).numpy() for features in distributed]
-
-
-def _is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """True unless this is a non-chief worker of a multi-worker run."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    if resolver.task_type == "chief":
-        return True
-    return resolver.task_type == "worker" and resolver.task_id == 0 and \
-        "chief" not in resolver.cluster_spec().as_dict()
 
 
 def _next_multiple(step: int, interval: int) -> int:
