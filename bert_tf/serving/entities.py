@@ -5,7 +5,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from bert_tf.tasks.ner.conll import split_tag
+from bert_tf.text.tag_schemes import split_tag
 
 # Tag prefixes of every scheme `bert_tf.tasks.ner.conll` reads (BILOU's L and U are
 # IOBES' E and S): those that start an entity, and those that continue one.

@@ -61,7 +61,7 @@ from bert_tf.serving import common
 from bert_tf.serving.common import (SERVE_IDS, SERVE_WORDS, SERVING_DEFAULT, ExportError,
                                     Signature)
 from bert_tf.serving.entities import BEGIN_PREFIXES, CONTINUE_PREFIXES, TagScheme
-from bert_tf.tasks.ner.conll import OUTSIDE, split_tag
+from bert_tf.text.tag_schemes import OUTSIDE, split_tag
 from bert_tf.text import tokenization, windows
 from bert_tf.text.graph_tokenization import BasicGraphTokenizer, InGraphTokenizer
 from bert_tf.text.packing import check_max_seq_length

@@ -20,7 +20,7 @@ Tags are `O` or `X-TYPE` with the prefix `X` from one of these schemes:
     bilou   B I L U      B-PER I-PER L-PER    U-LOC U-LOC
 
 CoNLL-2003 ships IOB1. Whatever the file's scheme, the reader returns IOB2 tags (every
-entity starts with `B-`), and `from_iob2` converts back.
+entity starts with `B-`), and `from_iob2` converts back (`bert_tf.text.tag_schemes`).
 """
 
 import dataclasses
@@ -28,11 +28,13 @@ import re
 from collections.abc import Sequence
 
 from bert_tf.errors import UserInputError
+# The tag schemes live below the tasks (serving chunks entities with them too); they
+# are part of this module's API as well.
+from bert_tf.text.tag_schemes import (BILOU_TO_IOBES, OUTSIDE, SCHEME_PREFIXES, SCHEMES,
+                                      check_scheme_name, detect_scheme, from_iob2,
+                                      split_tag, to_iob2)
 
 DOCSTART = "-DOCSTART-"
-OUTSIDE = "O"
-SCHEMES = ("iob1", "iob2", "iobes", "bilou")
-SCHEME_PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES", "bilou": "BILU"}
 # Default file names of each split in a data directory, in order of preference. The
 # `eng.*` names are those of the original CoNLL-2003 distribution.
 SPLIT_FILES = {
@@ -42,7 +44,6 @@ SPLIT_FILES = {
 }
 
 _COLUMN_SEPARATOR = re.compile(r"[ \t]+")
-_BILOU_TO_IOBES = {"L": "E", "U": "S"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,108 +78,6 @@ class ConllFile:
         return [sentence for document in self.documents for sentence in document]
 
 
-def split_tag(tag: str) -> tuple[str, str]:
-    """Splits `"B-PER"` into `("B", "PER")`; `"O"` gives `("O", "")`.
-
-    Raises:
-      ValueError: if `tag` is neither `O` nor a one-letter prefix, `-` and a type.
-    """
-    if tag == OUTSIDE:
-        return OUTSIDE, ""
-    if len(tag) < 3 or tag[1] != "-":
-        raise ValueError(f"tag {tag!r} is neither 'O' nor 'X-TYPE'")
-    return tag[0], tag[2:]
-
-
-def to_iob2(tags: Sequence[str]) -> list[str]:
-    """Converts a tag sequence of any scheme (IOB1, IOB2, IOBES, BILOU) to IOB2.
-
-    Lenient, for model outputs too: an `I-X` or `E-X` (`L-X`) continues an entity only
-    right after `B-X` or `I-X`; anywhere else it starts one, as do `B-X` and `S-X`
-    (`U-X`). This is the chunking of conlleval and seqeval's default mode.
-
-    Raises:
-      ValueError: on a tag that is not `O` or `X-TYPE` with X in B, I, E, S, L, U.
-    """
-    output = []
-    previous_prefix, previous_type = OUTSIDE, ""
-    for tag in tags:
-        prefix, entity_type = split_tag(tag)
-        prefix = _BILOU_TO_IOBES.get(prefix, prefix)
-        if prefix == OUTSIDE:
-            output.append(OUTSIDE)
-        elif prefix in ("B", "S"):
-            output.append("B-" + entity_type)
-        elif prefix in ("I", "E"):
-            continues = previous_prefix in ("B", "I") and previous_type == entity_type
-            output.append(("I-" if continues else "B-") + entity_type)
-        else:
-            raise ValueError(f"tag {tag!r} has prefix {prefix!r}; expected one of "
-                             "B, I, E, S, L, U")
-        previous_prefix, previous_type = prefix, entity_type
-    return output
-
-
-def from_iob2(tags: Sequence[str], scheme: str) -> list[str]:
-    """Writes IOB2 `tags` (normalised first with `to_iob2`) in `scheme`.
-
-    `iob1` uses `B-X` only for an entity that directly follows another of type X;
-    `iobes` and `bilou` mark the last word (`E-`/`L-`) and one-word entities (`S-`/`U-`).
-    """
-    _check_scheme_name(scheme, allow_auto=False)
-    tags = to_iob2(tags)
-    if scheme == "iob2":
-        return tags
-    output = []
-    for index, tag in enumerate(tags):
-        prefix, entity_type = split_tag(tag)
-        if prefix == OUTSIDE:
-            output.append(tag)
-            continue
-        if scheme == "iob1":
-            previous = tags[index - 1] if index else OUTSIDE
-            touches = prefix == "B" and split_tag(previous)[1] == entity_type
-            output.append(("B-" if touches else "I-") + entity_type)
-            continue
-        following = tags[index + 1] if index + 1 < len(tags) else OUTSIDE
-        continued = following == "I-" + entity_type
-        if prefix == "B":
-            prefix = "B" if continued else "S"
-        else:
-            prefix = "I" if continued else "E"
-        if scheme == "bilou":
-            prefix = {"E": "L", "S": "U"}.get(prefix, prefix)
-        output.append(f"{prefix}-{entity_type}")
-    return output
-
-
-def detect_scheme(tag_sequences: Sequence[Sequence[str]]) -> str:
-    """Guesses the scheme of well-formed tags: `iobes` if any `E-`/`S-` occurs,
-    `bilou` if any `L-`/`U-`, else `iob1` if some `I-X` starts an entity (after `O` or
-    another type), else `iob2`.
-
-    Raises:
-      ValueError: if both `E-`/`S-` and `L-`/`U-` occur.
-    """
-    prefixes = set()
-    starts_with_inside = False
-    for tags in tag_sequences:
-        previous = OUTSIDE
-        for tag in tags:
-            prefix, entity_type = split_tag(tag)
-            prefixes.add(prefix)
-            if prefix == "I" and previous not in ("B-" + entity_type, "I-" + entity_type):
-                starts_with_inside = True
-            previous = tag
-    if prefixes & set("ES") and prefixes & set("LU"):
-        raise ValueError("tags mix the IOBES prefixes E-/S- with the BILOU prefixes L-/U-")
-    if prefixes & set("ES"):
-        return "iobes"
-    if prefixes & set("LU"):
-        return "bilou"
-    return "iob1" if starts_with_inside else "iob2"
-
-
 def read_conll(path: str, scheme: str = "auto") -> ConllFile:
     """Reads a CoNLL file (local or `gs://`) into documents of sentences, IOB2 tags.
 
@@ -199,7 +98,7 @@ def read_conll(path: str, scheme: str = "auto") -> ConllFile:
         is malformed (one column only, a tag that is not `O` or `X-TYPE` of the scheme,
         a sequence the scheme does not allow); the message names the file and line.
     """
-    _check_scheme_name(scheme, allow_auto=True)
+    check_scheme_name(scheme, allow_auto=True)
     documents = _parse_documents(path, _read_lines(path))
     sentences = [sentence for document in documents for sentence in document]
     if not sentences:
@@ -254,12 +153,6 @@ def label_list(sentences: Sequence[Sentence]) -> list[str]:
     types = {split_tag(tag)[1] for sentence in sentences for tag in sentence.tags}
     types.discard("")
     return [OUTSIDE] + sorted(f"{prefix}-{t}" for t in types for prefix in "BI")
-
-
-def _check_scheme_name(scheme: str, allow_auto: bool) -> None:
-    allowed = (("auto",) if allow_auto else ()) + SCHEMES
-    if scheme not in allowed:
-        raise UserInputError(f"Unknown tag scheme {scheme!r}; use one of {allowed}.")
 
 
 def _join(directory: str, name: str) -> str:
@@ -344,7 +237,7 @@ def _check_tag_sequence(sentence: Sentence, scheme: str) -> None:
     if scheme == "iob1":
         return
     tags = [split_tag(tag) for tag in sentence.tags]
-    tags = [(_BILOU_TO_IOBES.get(prefix, prefix), t) for prefix, t in tags]
+    tags = [(BILOU_TO_IOBES.get(prefix, prefix), t) for prefix, t in tags]
     last, single = ("L", "U") if scheme == "bilou" else ("E", "S")
     previous_prefix, previous_type = OUTSIDE, ""
     for index, (prefix, entity_type) in enumerate(tags):
