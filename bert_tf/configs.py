@@ -15,6 +15,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from bert_tf import io
 from bert_tf.errors import UserInputError
 
 # Activations in Google's vocabulary, plus the exact (erf) GELU of Hugging Face's "gelu".
@@ -130,8 +131,9 @@ class BertConfig:
     def from_json_file(cls, path: str) -> "BertConfig":
         """Reads Google's `bert_config.json` or a Hugging Face `config.json`."""
         if not tf.io.gfile.exists(path):
-            raise ConfigError(f"BERT config file {path!r} does not exist. Pass "
-                              "--bert_config_file with the config of your checkpoint.")
+            raise ConfigError(f"BERT config file {path!r} does not exist; give the "
+                              "config of your checkpoint (its bert_config.json or "
+                              "config.json).")
         with tf.io.gfile.GFile(path, "r") as reader:
             text = reader.read()
         try:
@@ -155,11 +157,8 @@ class BertConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def to_json_file(self, path: str) -> None:
-        """Writes Google's `bert_config.json` (through a temporary name, then renamed)."""
-        temporary = path + ".tmp"
-        with tf.io.gfile.GFile(temporary, "w") as writer:
-            writer.write(self.to_json_string())
-        tf.io.gfile.rename(temporary, path, overwrite=True)
+        """Writes Google's `bert_config.json`, atomically (`io.write_atomically`)."""
+        io.write_atomically(path, [self.to_json_string()])
 
 
 def _from_hugging_face(values: dict[str, Any], source: str) -> dict[str, Any]:

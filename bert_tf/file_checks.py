@@ -1,7 +1,9 @@
 """Checks of the files and folders a script is given, made before any work starts, and
 reading of text files as UTF-8 with errors that name the file and the byte.
 
-Every check raises `UserInputError` with one sentence naming the flag and the path.
+Every check raises `UserInputError` with one sentence naming the path and the
+`argument` it was given as, worded by the caller: a library function names its own
+argument (`input_file`), a script its flag (`--input_file`).
 `describe_file_error` turns the file-system errors of Python and of TensorFlow's
 `gfile` (`"<path>; Permission denied"`) into such a sentence; `bert_tf.cli.app` uses it
 for errors that only show up during the work (a disk that fills up, a file-size limit).
@@ -74,35 +76,36 @@ def _file_error(error: BaseException) -> tuple[str | None, str] | None:
     return None if match is None else (match.group("path"), match.group("reason"))
 
 
-def check_input_file(path: str, flag: str) -> None:
+def check_input_file(path: str, argument: str) -> None:
     """Raises `UserInputError` unless `path` is an existing file (not a directory)."""
     import tensorflow as tf
 
     if not tf.io.gfile.exists(path):
-        raise UserInputError(f"{flag} {path!r} does not exist.")
+        raise UserInputError(f"{argument} {path!r} does not exist.")
     if tf.io.gfile.isdir(path):
-        raise UserInputError(f"{flag} {path!r} is a directory; give a file.")
+        raise UserInputError(f"{argument} {path!r} is a directory; give a file.")
 
 
-def check_writable_directory(directory: str, flag: str, keep_created: bool = True) -> None:
+def check_writable_directory(directory: str, argument: str,
+                             keep_created: bool = True) -> None:
     """Creates `directory` if needed and writes and removes an empty file in it, so that
     an unwritable folder stops a script before its work, not at its first save.
 
     Args:
       directory: the folder (local or `gs://`).
-      flag: the flag that named it, for the message.
+      argument: what named it (e.g. `--output_dir`), for the message.
       keep_created: keep the folders this check had to create; False removes them
         again, for scripts that create their output folder only once every input is
         checked (so a failed run leaves nothing).
 
     Raises:
-      UserInputError: naming `flag` and `directory`, if either step fails.
+      UserInputError: naming `argument` and `directory`, if either step fails.
     """
     import tensorflow as tf
 
     directory = directory or "."
     if tf.io.gfile.exists(directory) and not tf.io.gfile.isdir(directory):
-        raise UserInputError(f"{flag}: {directory!r} is a file, not a folder; choose a "
+        raise UserInputError(f"{argument}: {directory!r} is a file, not a folder; choose a "
                              "folder to write to.")
     created = _topmost_missing(directory)
     probe = os.path.join(directory, f".write-test-{os.getpid()}")
@@ -115,7 +118,7 @@ def check_writable_directory(directory: str, flag: str, keep_created: bool = Tru
         found = _file_error(error)
         reason = (": ".join(filter(None, found)) if found
                   else (str(error).splitlines() or [type(error).__name__])[0])
-        raise UserInputError(f"{flag}: cannot write to {directory!r} ({reason}); choose a "
+        raise UserInputError(f"{argument}: cannot write to {directory!r} ({reason}); choose a "
                              "folder you can write to.") from error
     finally:
         if created is not None and not keep_created and tf.io.gfile.isdir(created):
@@ -137,30 +140,76 @@ def _topmost_missing(directory: str) -> str | None:
     return missing
 
 
-def check_output_file(path: str, flag: str, overwrite: bool) -> None:
+def check_output_file(path: str, argument: str, overwrite: bool,
+                      overwrite_argument: str | None = None) -> None:
     """Refuses an output path that is a directory, or an existing file unless
     `overwrite`; then checks that its folder can be written (`check_writable_directory`).
 
+    Args:
+      path: the output file.
+      argument: what named it (e.g. `--output_file`), for the message.
+      overwrite: whether an existing file may be replaced.
+      overwrite_argument: what the message tells to pass to allow that; by default
+        worded as `argument` is: `--overwrite_output` beside a flag (`--output_file`),
+        `overwrite=True` beside an argument (`output_file`).
+
     Raises:
-      UserInputError: naming `flag` and `path`.
+      UserInputError: naming `argument` and `path`.
     """
     import tensorflow as tf
 
     if tf.io.gfile.isdir(path):
-        raise UserInputError(f"{flag} {path!r} is a directory; give a file name.")
+        raise UserInputError(f"{argument} {path!r} is a directory; give a file name.")
     if tf.io.gfile.exists(path) and not overwrite:
-        raise UserInputError(f"{flag} {path!r} already exists; choose another name or pass "
-                             "--overwrite_output.")
-    check_writable_directory(os.path.dirname(path), flag)
+        if overwrite_argument is None:
+            overwrite_argument = ("--overwrite_output" if argument.startswith("--")
+                                  else "overwrite=True")
+        raise UserInputError(f"{argument} {path!r} already exists; choose another name or "
+                             f"pass {overwrite_argument}.")
+    check_writable_directory(os.path.dirname(path), argument)
 
 
-def decode_utf8(data: bytes, path: str, flag: str, offset: int = 0,
+def expand_text_files(patterns: str, argument: str, allow_empty_files: bool = False,
+                      ) -> list[str]:
+    """The files named by comma-separated paths and globs (local or `gs://`), each
+    checked to be an existing file whose first bytes are UTF-8 text (`check_utf8_head`;
+    the rest is checked as it is read). Empty parts (`a.txt,,b.txt`) are skipped.
+
+    Args:
+      patterns: e.g. `corpus/*.txt,extra.txt`.
+      argument: what named them (e.g. `--input_file`), for the message.
+      allow_empty_files: accept files of no bytes; otherwise each one is refused, as
+        the text a corpus needs.
+
+    Raises:
+      UserInputError: naming `argument` and the pattern or file at fault.
+    """
+    import tensorflow as tf
+
+    files = []
+    for pattern in filter(None, (part.strip() for part in patterns.split(","))):
+        matches = sorted(tf.io.gfile.glob(pattern))
+        if not matches:
+            raise UserInputError(f"{argument}: {pattern!r} matches no file.")
+        for path in matches:
+            check_input_file(path, argument)
+            if not allow_empty_files and tf.io.gfile.stat(path).length == 0:
+                raise UserInputError(f"{argument}: {path!r} is empty; it needs one sentence "
+                                     "per line, documents separated by blank lines.")
+            check_utf8_head(path, argument)
+        files += matches
+    if not files:
+        raise UserInputError(f"{argument} is empty.")
+    return files
+
+
+def decode_utf8(data: bytes, path: str, argument: str, offset: int = 0,
                 final: bool = True) -> str:
     """`data` decoded as UTF-8 text.
 
     Args:
       data: bytes read from `path`, starting at byte `offset` of the file.
-      path, flag: named in the error.
+      path, argument: named in the error (`argument` as in `check_input_file`).
       offset: where `data` starts in the file, so that the error gives the file's byte.
       final: False when `data` may end inside a character (a file's first bytes only).
 
@@ -177,42 +226,44 @@ def decode_utf8(data: bytes, path: str, flag: str, offset: int = 0,
         if offset + error.start == 0 and data[:2] in (codecs.BOM_UTF16_LE,
                                                       codecs.BOM_UTF16_BE):
             what = "starts a UTF-16 byte-order mark"
-        raise _not_utf8(path, flag, offset + error.start, data[error.start], what) from error
+        raise _not_utf8(path, argument, offset + error.start, data[error.start],
+                        what) from error
     nul = data.find(b"\0")
     if nul >= 0:
-        raise _not_utf8(path, flag, offset + nul, 0, "is a NUL byte")
+        raise _not_utf8(path, argument, offset + nul, 0, "is a NUL byte")
     return text
 
 
-def _not_utf8(path: str, flag: str, offset: int, value: int, what: str) -> UserInputError:
+def _not_utf8(path: str, argument: str, offset: int, value: int,
+              what: str) -> UserInputError:
     return UserInputError(
-        f"{flag} {path!r} is not UTF-8 text: byte {offset} (0x{value:02x}) {what}; "
+        f"{argument} {path!r} is not UTF-8 text: byte {offset} (0x{value:02x}) {what}; "
         "convert it to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8) or leave out binary files.")
 
 
-def check_utf8_head(path: str, flag: str, size: int = HEAD_BYTES) -> None:
+def check_utf8_head(path: str, argument: str, size: int = HEAD_BYTES) -> None:
     """Checks that the first `size` bytes of `path` are UTF-8 text (see `decode_utf8`):
     a UTF-16 or binary file is refused before any work, the rest as it is read."""
     import tensorflow as tf
 
     with tf.io.gfile.GFile(path, "rb") as reader:
         head = reader.read(size)
-    decode_utf8(head, path, flag, final=len(head) < size)
+    decode_utf8(head, path, argument, final=len(head) < size)
 
 
-def read_utf8_lines(path: str, flag: str) -> Iterator[str]:
+def read_utf8_lines(path: str, argument: str) -> Iterator[str]:
     """The lines of a UTF-8 text file, newline kept, each checked by `decode_utf8`."""
     import tensorflow as tf
 
     offset = 0
     with tf.io.gfile.GFile(path, "rb") as reader:
         for line in reader:
-            yield decode_utf8(line, path, flag, offset)
+            yield decode_utf8(line, path, argument, offset)
             offset += len(line)
 
 
-def read_utf8_files(paths: Iterable[str], flag: str) -> Iterator[str]:
+def read_utf8_files(paths: Iterable[str], argument: str) -> Iterator[str]:
     """The lines of several files in turn, newline stripped (see `read_utf8_lines`)."""
     for path in paths:
-        for line in read_utf8_lines(path, flag):
+        for line in read_utf8_lines(path, argument):
             yield line.rstrip("\n")

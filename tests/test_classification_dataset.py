@@ -61,9 +61,10 @@ def test_eval_over_two_pipelines_covers_every_example_once():
 
 
 def _training_order(seed, count=8, batch_size=4, batches=6, context=None, skip=0):
+    # A resumed run skips the batches it trained on, as `Trainer.train` does.
     dataset = classification_dataset.classification_dataset(
         _features(count), batch_size=batch_size, is_training=True, seed=seed,
-        input_context=context, skip_batches=skip)
+        input_context=context).skip(skip)
     return [batch["input_ids"][:, 0].tolist() for batch in _batches(dataset, batches)]
 
 

@@ -10,13 +10,14 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
+from bert_tf.cli import create_pretraining_data as script
 from bert_tf.tasks.pretraining import records as pretraining_records
 from bert_tf.tasks.pretraining.instances import InstanceBatch
-from bert_tf.errors import UserInputError
+from bert_tf.errors import InvalidArgumentError, UserInputError
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, SAMPLES
 from tests.test_pretraining_instances import _stdlib_corpus_lines
 
-import create_pretraining_data as script  # noqa: E402  (defines the script's flags)
+script.define_flags()  # As the command does before absl parses them.
 
 VOCAB = str(SAMPLE_VOCAB)
 
@@ -82,9 +83,11 @@ def test_records_have_googles_features_and_metadata(tmp_path):
     assert metadata["instances_total"] == sum(counts)
     assert metadata["vocab_size"] == 382 and len(metadata["vocab_sha256"]) == 64
     pretraining_records.check_metadata(str(outputs[0]), 128, 20, 382)
-    with pytest.raises(UserInputError, match="created with max_seq_length=128, but "
-                                             "--max_seq_length=512"):
+    with pytest.raises(InvalidArgumentError) as error:
         pretraining_records.check_metadata(str(outputs[0]), 512, 20)
+    assert error.value.as_flag() == (
+        f"--max_seq_length=512 does not fit {outputs[0]}, which was created with "
+        "max_seq_length=128; use 128 or re-create the data.")
 
 
 def test_googles_records_and_ours_parse_with_the_same_spec(tmp_path):
@@ -143,7 +146,7 @@ def parse_flags(tmp_path):
 @pytest.mark.parametrize("arguments, message", [
     (["--input_file=/nonexistent/*.txt"], "matches no file"),
     (["--max_seq_length=4"], "--max_seq_length=4 must be between 5"),
-    (["--max_seq_length=600"], "and the model's 512 positions"),
+    (["--max_seq_length=600"], "and the model's max_position_embeddings (512)"),
     (["--masked_lm_prob=0"], "--masked_lm_prob=0.0 must be in (0, 1)"),
     (["--masked_lm_prob=1.5"], "--masked_lm_prob=1.5 must be in (0, 1)"),
     (["--dupe_factor=0"], "--dupe_factor=0 must be at least 1"),
@@ -157,8 +160,11 @@ def parse_flags(tmp_path):
 def test_bad_input_is_refused_before_any_work(parse_flags, tmp_path, arguments, message):
     parse_flags(*arguments)
     with pytest.raises(UserInputError) as error:
-        script.main([])
-    assert message in str(error.value)
+        script.run([])
+    # As the command prints it (`bert_tf.cli.app`): an argument named as its flag.
+    printed = (error.value.as_flag() if isinstance(error.value, InvalidArgumentError)
+               else str(error.value))
+    assert message in printed
     assert list(tmp_path.iterdir()) == []
 
 
@@ -167,12 +173,12 @@ def test_empty_input_and_vocab_without_mask(parse_flags, tmp_path):
     empty.write_text("")
     parse_flags(f"--input_file={empty}")
     with pytest.raises(UserInputError, match="is empty"):
-        script.main([])
+        script.run([])
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
     parse_flags(f"--vocab_file={vocab}")
     with pytest.raises(UserInputError, match=r"lacks \[MASK\]"):
-        script.main([])
+        script.run([])
 
 
 def test_existing_output_is_never_overwritten(parse_flags, tmp_path):
@@ -180,7 +186,7 @@ def test_existing_output_is_never_overwritten(parse_flags, tmp_path):
     output.write_text("precious")
     parse_flags()
     with pytest.raises(UserInputError, match="already exists"):
-        script.main([])
+        script.run([])
     assert output.read_text() == "precious"
 
 
@@ -209,7 +215,7 @@ def test_input_that_is_not_utf8_text_is_refused_before_any_work(parse_flags, tmp
     corpus.write_bytes(data)
     parse_flags(f"--input_file={corpus}")
     with pytest.raises(UserInputError) as error:
-        script.main([])
+        script.run([])
     assert str(error.value) == (
         f"--input_file '{corpus}' is not UTF-8 text: {message}; convert it to UTF-8 (e.g. "
         "iconv -f UTF-16 -t UTF-8) or leave out binary files.")
@@ -225,7 +231,7 @@ def test_bad_byte_after_the_checked_head_stops_the_work_and_leaves_nothing(parse
     parse_flags(f"--input_file={corpus}", "--dupe_factor=1")
     with pytest.raises(UserInputError, match=f"--input_file '{corpus}' is not UTF-8 text: "
                                              rf"byte {len(head) + 3} \(0xe9\) is not valid"):
-        script.main([])
+        script.run([])
     assert list(tmp_path.iterdir()) == [corpus]  # No output, no temporary file.
 
 
@@ -241,7 +247,7 @@ def test_files_with_many_unknown_tokens_get_a_warning(parse_flags, tmp_path, cap
     parse_flags(f"--vocab_file={vocab}", f"--input_file={fits},{unknown}", "--dupe_factor=1",
                 "--max_seq_length=16")
     with caplog.at_level("WARNING"):
-        script.main([])
+        script.run([])
     warnings = [record.getMessage() for record in caplog.records
                 if record.levelname == "WARNING"]
     assert warnings == [
@@ -252,7 +258,7 @@ def test_files_with_many_unknown_tokens_get_a_warning(parse_flags, tmp_path, cap
 def test_sample_corpus_with_its_own_vocabulary_gets_no_warning(parse_flags, caplog):
     parse_flags("--dupe_factor=1", "--overwrite_output")
     with caplog.at_level("WARNING"):
-        script.main([])
+        script.run([])
     assert [record for record in caplog.records if "[UNK]" in record.getMessage()] == []
 
 

@@ -1,9 +1,8 @@
 """run_classifier.py end to end on tiny models: learning, predictions in input order,
-freezing, early stopping, user tasks and clear errors."""
+freezing, early stopping, user tasks, clear errors, resuming, and the task file."""
 
 import json
 import random
-import signal
 import subprocess
 import sys
 
@@ -12,21 +11,20 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
-
-from bert_tf.training import optimization
-
-from bert_tf.text import tokenization
 from bert_tf.configs import BertConfig
-from bert_tf.tasks.classification import data as classification_data
+from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertClassifier, BertPretrainer
+from bert_tf.tasks.classification import data as classification_data
+from bert_tf.tasks.classification.task import ClassificationInfo
+from bert_tf.text import tokenization
+from bert_tf.training import optimization
 from bert_tf.training.checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
+from tests.conftest import TINY_BERT as TINY
+from tests.conftest import checkpoint_weights as _weights
+from tests.conftest import error_lines, kill_and_resume, run_command
+from tests.conftest import eval_results as _results
 
-KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")
-
-TINY = {"vocab_size": 382, "hidden_size": 32, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64,
-        "type_vocab_size": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 FILLER = ("the river mill bridge bread flour water market village children library "
           "people time day line yeast salt dough").split()
 
@@ -46,16 +44,6 @@ def _write_task(directory, counts=(("train", 160), ("dev", 40), ("test", 23)), s
     return directory
 
 
-@pytest.fixture(scope="module")
-def model_files(tmp_path_factory):
-    """A tiny config and a Google-format initial checkpoint of it."""
-    directory = tmp_path_factory.mktemp("model")
-    (directory / "bert_config.json").write_text(json.dumps(TINY))
-    model = BertClassifier(BertConfig.from_dict(TINY), 2)
-    checkpoints.save_google_checkpoint(model.bert, str(directory / "bert_model.ckpt"))
-    return directory
-
-
 def _command(data_dir, output_dir, model_files, *flags, runner=()) -> list[str]:
     return [sys.executable, *runner, str(REPO_ROOT / "run_classifier.py"), "--task_name=tsv",
             "--text_a_column=text", "--label_column=answer", f"--data_dir={data_dir}",
@@ -68,21 +56,7 @@ def _command(data_dir, output_dir, model_files, *flags, runner=()) -> list[str]:
 
 
 def _run(data_dir, output_dir, model_files, *flags, check=True):
-    result = subprocess.run(_command(data_dir, output_dir, model_files, *flags),
-                            capture_output=True, text=True, cwd=REPO_ROOT)
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def _results(output_dir) -> dict[str, float]:
-    lines = (output_dir / "eval_results.txt").read_text().splitlines()
-    return {key: float(value) for key, value in (line.split(" = ") for line in lines)}
-
-
-def _weights(prefix) -> dict[str, np.ndarray]:
-    reader = tf.train.load_checkpoint(str(prefix))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    return run_command(_command(data_dir, output_dir, model_files, *flags), check=check)
 
 
 def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, model_files):
@@ -100,8 +74,10 @@ def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, mo
     rows = np.loadtxt(output / "test_results.tsv", delimiter="\t")
     assert rows.shape == (23, 2)
     np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=1e-5)
-    labels = json.loads((output / "task_info.json").read_text())["labels"]
-    assert labels == ["no", "yes"]
+    info = json.loads((output / "task_info.json").read_text())
+    assert info == {"version": 2, "run_kind": "run_classifier.py", "task_name": "tsv",
+                    "labels": ["no", "yes"], "is_regression": False, "pair": False}
+    labels = info["labels"]
     processor = classification_data.get_processor(
         "tsv", data_dir=str(data), text_a_column="text", label_column="answer")
     examples = processor.get_test_examples(str(data))
@@ -202,17 +178,36 @@ def test_sts_b_is_a_regression_with_pearson_and_spearman(tmp_path, model_files):
             lines.append(f"{index}\tmain\tf\t2012\t{index}\tnone\tnone\t{' '.join(words)}\t"
                          f"{' '.join(words[:2])}\t{score:.3f}")
         (data / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+    # The dev file is also the test file: --do_predict writes the scores the
+    # evaluation is computed from, in the same batches (both batch sizes 8).
+    (data / "test.tsv").write_text((data / "dev.tsv").read_text())
     command = [sys.executable, str(REPO_ROOT / "run_classifier.py"), "--task_name=STS-B",
                f"--data_dir={data}", f"--output_dir={tmp_path / 'out'}",
                f"--vocab_file={SAMPLE_VOCAB}",
                f"--bert_config_file={model_files / 'bert_config.json'}",
-               "--max_seq_length=24", "--do_train", "--do_eval", "--num_train_epochs=1",
-               "--train_batch_size=8"]
+               "--max_seq_length=24", "--do_train", "--do_eval", "--do_predict",
+               "--num_train_epochs=1", "--train_batch_size=8", "--eval_batch_size=8",
+               "--predict_batch_size=8"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     results = _results(tmp_path / "out")
     assert {"eval_pearson", "eval_spearman", "eval_loss"} <= set(results)
     assert json.loads((tmp_path / "out" / "task_info.json").read_text())["is_regression"]
+    # One score per dev example: the float32 the model gave, printed exactly.
+    rows = (tmp_path / "out" / "test_results.tsv").read_text().splitlines()
+    scores = np.array([float(row) for row in rows], np.float64)
+    dev = (data / "dev.tsv").read_text().splitlines()[1:]
+    labels = np.array([np.float32(line.split("\t")[-1]) for line in dev], np.float64)
+    assert len(scores) == len(labels) == 12 and len(set(scores)) == 12
+    from scipy import stats
+    # Pearson: the library's is computed in float32 (scipy keeps the dtype of the
+    # float32 scores and labels), this one in float64; both are within a few float32
+    # rounding steps (6e-8 each) of the same number in [-1, 1].
+    np.testing.assert_allclose(results["eval_pearson"], stats.pearsonr(scores, labels)[0],
+                               rtol=0, atol=1e-6)
+    # Spearman: the same ranks (no ties) give the same float64 number.
+    np.testing.assert_allclose(results["eval_spearman"],
+                               stats.spearmanr(scores, labels)[0], rtol=0, atol=1e-12)
 
 
 def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_files):
@@ -224,18 +219,9 @@ def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_fil
     data = _write_task(tmp_path / "data", counts=(("train", 160),))
     flags = [f"--bert_config_file={dropout}", "--do_train", "--num_train_epochs=2",
              "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    processes = [
-        subprocess.Popen(_command(data, straight, model_files, *flags), cwd=REPO_ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen(_command(data, killed, model_files, *flags,
-                                  runner=[KILL_HELPER, "15"]),
-                         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    assert [process.wait(timeout=300) for process in processes] == [0, -signal.SIGKILL]
-    assert json.loads((killed / RECORD).read_text())["steps"] == [5, 10, 15]
-
-    resumed = _run(data, killed, model_files, *flags)
-    assert f"Resumed from {killed}/model.ckpt-10 at step 10" in resumed.stderr
+    straight, killed, _ = kill_and_resume(
+        lambda output, *more, runner=(): _command(data, output, model_files, *more,
+                                                  runner=runner), tmp_path, flags)
     final_straight = _weights(straight / "model.ckpt-20")
     final_resumed = _weights(killed / "model.ckpt-20")
     assert final_straight.keys() == final_resumed.keys()
@@ -273,9 +259,69 @@ def test_folder_of_a_pretraining_run_is_refused_untouched(tmp_path, model_files,
     before = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
     data = _write_task(tmp_path / "data", counts=(("train", 32), ("dev", 8)))
     result = _run(data, folder, model_files, "--do_train", "--do_eval", check=False)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    errors = error_lines(result.stderr)
     assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "unreadable" not in result.stderr and "Skipping" not in result.stderr
     after = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
     assert after == before  # No task_info.json, checkpoint or result written.
+
+
+@pytest.mark.parametrize("fields", [
+    # As the previous version wrote it: no version; the run kind was added later.
+    {"task_name": "mrpc", "labels": ["0", "1"], "is_regression": False, "pair": True},
+    {"task_name": "mrpc", "labels": ["0", "1"], "is_regression": False, "pair": True,
+     "run_kind": "run_classifier.py"},
+    {"version": 2, "run_kind": "run_classifier.py", "task_name": "mrpc",
+     "labels": ["0", "1"], "is_regression": False, "pair": True}])
+def test_task_file_of_each_version_is_read(tmp_path, fields):
+    (tmp_path / "task_info.json").write_text(json.dumps(fields))
+    assert ClassificationInfo.read(str(tmp_path)) == ClassificationInfo(
+        task_name="mrpc", labels=("0", "1"), is_regression=False, pair=True)
+
+
+def test_task_file_is_written_with_its_version_and_read_back(tmp_path):
+    info = ClassificationInfo(task_name="sts-b", labels=None, is_regression=True, pair=True)
+    info.write(str(tmp_path / "out"))
+    assert json.loads((tmp_path / "out" / "task_info.json").read_text()) == {
+        "version": 2, "run_kind": "run_classifier.py", "task_name": "sts-b", "labels": None,
+        "is_regression": True, "pair": True}
+    assert ClassificationInfo.read(str(tmp_path / "out")) == info
+    assert ClassificationInfo.read(str(tmp_path)) is None  # No file.
+
+
+VALID = {"version": 2, "run_kind": "run_classifier.py", "task_name": "tsv",
+         "labels": ["no", "yes"], "is_regression": False, "pair": False}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({key: value for key, value in VALID.items() if key != "pair"},
+     "lacks the field 'pair' of a run_classifier.py task"),
+    ({**VALID, "labels": "no,yes"}, "the field 'labels' is 'no,yes', not of type"),
+    ({**VALID, "is_regression": 0}, "the field 'is_regression' is 0, not of type"),
+    ({**VALID, "labels": ["no", 1]}, "the field 'labels' is ['no', 1], not of type"),
+    ({**VALID, "extra": 1}, "holds the field 'extra', which a run_classifier.py task file "
+                            "does not have"),
+    ({**VALID, "version": 3}, "has version 3; this version of bert_tf reads versions 1 to 2"),
+    ([1, 2], "is not the task file this project writes")])
+def test_a_damaged_task_file_is_one_error_naming_file_and_field(tmp_path, fields, message):
+    path = tmp_path / "task_info.json"
+    path.write_text(json.dumps(fields))
+    with pytest.raises(UserInputError) as raised:
+        ClassificationInfo.read(str(tmp_path))
+    assert str(raised.value).startswith(str(path)) and message in str(raised.value)
+
+
+def test_a_task_file_without_labels_stops_the_script_in_one_line(tmp_path, model_files):
+    data = _write_task(tmp_path / "data", counts=(("train", 8), ("dev", 4)))
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "task_info.json").write_text(json.dumps(
+        {key: value for key, value in VALID.items() if key != "labels"}))
+    result = _run(data, output, model_files, "--do_eval", check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [
+        f"error: {output / 'task_info.json'} lacks the field 'labels' of a "
+        "run_classifier.py task; the file is damaged or not this project's: choose a new "
+        "output folder."]
+    assert [path.name for path in output.iterdir()] == ["task_info.json"]

@@ -1,38 +1,35 @@
 """run_ner.py end to end on tiny models (learning, predictions for every word in CoNLL
-format, eval-only runs, clear errors), and its pieces: losses, input, CRF checkpoint
-names."""
+format, eval-only runs, clear errors, resuming, the task file), and its pieces: losses,
+input, CRF checkpoint names."""
 
 import collections
 import json
 import random
-import signal
-import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
-
-from bert_tf.tasks.ner import entity_metrics
-
-from bert_tf.tasks.ner import objectives as ner_objectives
-
-from bert_tf.training import optimization
 from bert_tf.configs import BertConfig
+from bert_tf.errors import InvalidArgumentError, UserInputError
+from bert_tf.modeling import BertClassifier, BertCrfTokenClassifier
+from bert_tf.tasks.base import FineTuningOptions
 from bert_tf.tasks.ner import conll
 from bert_tf.tasks.ner import dataset as ner_dataset
-from bert_tf.modeling import BertClassifier, BertCrfTokenClassifier, BertModel
+from bert_tf.tasks.ner import entity_metrics
+from bert_tf.tasks.ner import objectives as ner_objectives
+from bert_tf.tasks.ner.task import NerInfo, NerOptions, NerTask
+from bert_tf.text.tokenization import FullTokenizer
+from bert_tf.training import optimization
 from bert_tf.training.checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
+from tests.conftest import TINY_BERT as TINY
+from tests.conftest import checkpoint_weights as _weights
+from tests.conftest import error_lines, kill_and_resume, run_command
+from tests.conftest import eval_results as _results
 
-KILL_HELPER = str(REPO_ROOT / "tests" / "helpers" / "kill_during_save.py")
-
-TINY = {"vocab_size": 382, "hidden_size": 32, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64,
-        "type_vocab_size": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 # One pool for people and places: only the word before a name tells which it is.
 NAMES = ["Tom", "Anna", "Ashby", "Fenwick", "Carter", "Westford", "Marsh", "Hale"]
 FILLER = ("the river mill bridge bread flour water market village children library "
@@ -78,17 +75,6 @@ def _write_task(directory, counts=(("train", 400), ("dev", 60), ("test", 45)),
     return directory
 
 
-@pytest.fixture(scope="module")
-def model_files(tmp_path_factory):
-    """A tiny config and a Google-format initial checkpoint of its encoder."""
-    directory = tmp_path_factory.mktemp("model")
-    (directory / "bert_config.json").write_text(json.dumps(TINY))
-    keras.utils.set_random_seed(0)  # The same start on every run.
-    checkpoints.save_google_checkpoint(BertModel(BertConfig.from_dict(TINY)),
-                                       str(directory / "bert_model.ckpt"))
-    return directory
-
-
 def _command(data_dir, output_dir, model_files, *flags, runner=()) -> list[str]:
     return [sys.executable, *runner, str(REPO_ROOT / "run_ner.py"), f"--data_dir={data_dir}",
             f"--output_dir={output_dir}", f"--vocab_file={SAMPLE_VOCAB}",
@@ -100,16 +86,7 @@ def _command(data_dir, output_dir, model_files, *flags, runner=()) -> list[str]:
 
 
 def _run(data_dir, output_dir, model_files, *flags, check=True):
-    result = subprocess.run(_command(data_dir, output_dir, model_files, *flags),
-                            capture_output=True, text=True, cwd=REPO_ROOT)
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def _results(output_dir) -> dict[str, float]:
-    lines = (output_dir / "eval_results.txt").read_text().splitlines()
-    return {key: float(value) for key, value in (line.split(" = ") for line in lines)}
+    return run_command(_command(data_dir, output_dir, model_files, *flags), check=check)
 
 
 def _word_lookup_f1(data) -> float:
@@ -147,9 +124,10 @@ def test_tiny_model_learns_and_predicts_every_word_once(tmp_path, model_files, c
     assert results["eval_loss"] < 0.5
     assert "processed" in result.stderr and "FB1:" in result.stderr  # conlleval report.
     info = json.loads((output / "task_info.json").read_text())
-    assert info["labels"] == ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
     use_crf = "--use_crf" in crf_flags
-    assert info["use_crf"] == use_crf and info["scheme"] == "iob2"
+    assert info == {"version": 2, "run_kind": "run_ner.py",
+                    "labels": ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"], "scheme": "iob2",
+                    "use_crf": use_crf}
     if use_crf:
         best = json.loads((output / "best" / "best_metric.json").read_text())
         assert best["metric"] == "eval_f1"
@@ -194,7 +172,7 @@ def test_tiny_model_learns_and_predicts_every_word_once(tmp_path, model_files, c
 def _error(tmp_path, model_files, data, *flags) -> str:
     result = _run(data, tmp_path / "out", model_files, *flags, check=False)
     assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    lines = error_lines(result.stderr)
     assert len(lines) == 1, result.stderr[-2000:]
     return lines[0]
 
@@ -261,18 +239,9 @@ def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_fil
     data = _write_task(tmp_path / "data", counts=(("train", 80),))
     flags = [f"--bert_config_file={dropout}", "--do_train", "--num_train_epochs=4",
              "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    processes = [
-        subprocess.Popen(_command(data, straight, model_files, *flags), cwd=REPO_ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen(_command(data, killed, model_files, *flags,
-                                  runner=[KILL_HELPER, "15"]),
-                         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    assert [process.wait(timeout=300) for process in processes] == [0, -signal.SIGKILL]
-    assert json.loads((killed / RECORD).read_text())["steps"] == [5, 10, 15]
-
-    resumed = _run(data, killed, model_files, *flags)
-    assert f"Resumed from {killed}/model.ckpt-10 at step 10" in resumed.stderr
+    straight, killed, _ = kill_and_resume(
+        lambda output, *more, runner=(): _command(data, output, model_files, *more,
+                                                  runner=runner), tmp_path, flags)
     last = tf.train.latest_checkpoint(str(straight))
     assert int(last.rsplit("-", 1)[1]) > 15
     final_straight = _weights(last)
@@ -281,11 +250,6 @@ def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_fil
     assert final_resumed["global_step"] == final_straight["global_step"]
     for name, value in final_straight.items():
         np.testing.assert_allclose(final_resumed[name], value, atol=1e-6, err_msg=name)
-
-
-def _weights(prefix) -> dict[str, np.ndarray]:
-    reader = tf.train.load_checkpoint(str(prefix))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
 def test_folder_of_a_classifier_run_is_refused_untouched(tmp_path, model_files):
@@ -303,7 +267,7 @@ def test_folder_of_a_classifier_run_is_refused_untouched(tmp_path, model_files):
     before = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
     data = _write_task(tmp_path / "data", counts=(("train", 20), ("dev", 5)))
     result = _run(data, folder, model_files, "--do_train", "--do_eval", check=False)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    errors = error_lines(result.stderr)
     assert len(errors) == 1, result.stderr[-2000:]
     assert "holds the task of a run_classifier.py run (task_info.json), and this is a " \
         "run_ner.py run" in errors[0] and str(folder) in errors[0]
@@ -338,22 +302,35 @@ def test_token_loss_counts_each_word_once_and_matches_evaluation_loss():
 
 
 def test_crf_loss_is_the_negative_log_likelihood_per_word():
+    from tests.conftest import crf_brute_force
+
     logits, labels, weights = _batch(1)
     model = BertCrfTokenClassifier(BertConfig.from_dict(TINY), 4)
     rng = np.random.default_rng(2)
     model.crf.transitions.assign(rng.normal(size=(4, 4)).astype(np.float32))
+    for scores in (model.crf.start_transitions, model.crf.end_transitions):
+        scores.assign(rng.normal(size=4).astype(np.float32))
     loss_fn = ner_objectives.token_classification_loss_fn(model.crf)
     losses = loss_fn({"logits": tf.constant(logits)},
                      {"label_ids": tf.constant(labels), "label_weights": tf.constant(weights)})
-    log_likelihood = model.crf.log_likelihood(logits, labels, weights > 0).numpy()
-    expected = -log_likelihood.sum() / weights.sum()
+    # log p(gold tags of each row's words) by enumerating all 4^words tag paths of the
+    # row (the row without words has one empty path, log p 0), not by the CRF's own
+    # forward algorithm.
+    log_likelihood, best_paths = [], []
+    for row_logits, row_labels, row_weights in zip(logits, labels, weights):
+        log_probs, best = crf_brute_force(model.crf, row_logits, row_weights)
+        log_likelihood.append(log_probs[tuple(row_labels[row_weights > 0])])
+        best_paths.append(best)
+    expected = -np.sum(log_likelihood) / weights.sum()
     np.testing.assert_allclose(losses["loss"], expected, rtol=1e-5)
     np.testing.assert_allclose(
         ner_objectives.evaluation_loss(logits, labels, weights, model.crf), expected,
         rtol=1e-5)
-    # Decoding is Viterbi on the word positions, not the argmax.
+    # Decoding is Viterbi on the word positions (the best path), not the argmax.
     decoded = ner_objectives.decode(logits, weights, model.crf)
     np.testing.assert_array_equal(decoded, model.crf.decode(logits, weights > 0).numpy())
+    assert [tuple(row[row_weights > 0]) for row, row_weights in zip(decoded, weights)] == (
+        best_paths)
     assert not decoded[weights == 0].any()
 
 
@@ -397,3 +374,52 @@ def test_ner_dataset_pads_evaluation_and_trims_every_sequence_feature():
     assert batches[1]["is_real_example"].numpy().tolist() == [1, 0]
     assert not batches[1]["label_weights"][1].numpy().any()  # The padding row.
     np.testing.assert_array_equal(batches[1]["label_ids"][0], features["label_ids"][2, :7])
+
+
+@pytest.mark.parametrize("fields", [
+    # As the previous version wrote it: no version, "task": "ner" to tell NER files;
+    # the run kind was added later.
+    {"task": "ner", "labels": ["O", "B-PER", "I-PER"], "scheme": "iob1", "use_crf": True},
+    {"task": "ner", "labels": ["O", "B-PER", "I-PER"], "scheme": "iob1", "use_crf": True,
+     "run_kind": "run_ner.py"},
+    {"version": 2, "run_kind": "run_ner.py", "labels": ["O", "B-PER", "I-PER"],
+     "scheme": "iob1", "use_crf": True}])
+def test_task_file_of_each_version_is_read(tmp_path, fields):
+    (tmp_path / "task_info.json").write_text(json.dumps(fields))
+    assert NerInfo.read(str(tmp_path)) == NerInfo(labels=("O", "B-PER", "I-PER"),
+                                                  scheme="iob1", use_crf=True)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"task": "ner", "labels": ["O"], "use_crf": False},
+     "lacks the field 'scheme' of a run_ner.py task"),
+    # Version 2 no longer has "task".
+    ({"version": 2, "run_kind": "run_ner.py", "task": "ner", "labels": ["O"],
+      "scheme": "iob2", "use_crf": False},
+     "holds the field 'task', which a run_ner.py task file does not have"),
+    ({"version": 2, "run_kind": "run_ner.py", "labels": None, "scheme": "iob2",
+      "use_crf": False}, "the field 'labels' is None, not of type")])
+def test_a_damaged_task_file_is_one_error_naming_file_and_field(tmp_path, fields, message):
+    (tmp_path / "task_info.json").write_text(json.dumps(fields))
+    with pytest.raises(UserInputError) as raised:
+        NerInfo.read(str(tmp_path))
+    assert str(raised.value).startswith(str(tmp_path / "task_info.json"))
+    assert message in str(raised.value)
+
+
+def test_use_crf_is_the_saved_setting_unless_given_otherwise(tmp_path):
+    data = _write_task(tmp_path / "data", counts=(("dev", 5),))
+    saved = NerInfo(labels=("O", "B-LOC", "B-PER", "I-LOC", "I-PER"), scheme="iob2",
+                    use_crf=True)
+    options = FineTuningOptions(output_dir=str(tmp_path / "out"), data_dir=str(data),
+                                do_eval=True, max_seq_length=MAX_SEQ_LENGTH)
+    tokenizer = FullTokenizer(str(SAMPLE_VOCAB))
+    for use_crf in (None, True):
+        task = NerTask(NerOptions(use_crf=use_crf))
+        assert task.prepare(options, tokenizer, saved) is saved
+        assert len(task.features["dev"].input_ids) >= 5
+    with pytest.raises(InvalidArgumentError) as raised:
+        NerTask(NerOptions(use_crf=False)).prepare(options, tokenizer, saved)
+    assert raised.value.as_flag() == (
+        f"--use_crf=False does not match the model in {tmp_path / 'out'}, trained with "
+        "use_crf=True; leave it out to use the saved setting.")

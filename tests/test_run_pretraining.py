@@ -177,7 +177,9 @@ def test_bad_runs_fail_with_one_clear_line(records, tmp_path):
     assert not list((tmp_path / "nan").glob("model.ckpt-*"))
 
     mismatch = _run(records, tmp_path / "m", "--do_eval", "--max_seq_length=32", check=False)
-    assert "was created with max_seq_length=64, but --max_seq_length=32" in mismatch.stderr
+    assert (f"error: --max_seq_length=32 does not fit {records / 'data.tfrecord'}, which "
+            "was created with max_seq_length=64; use 64 or re-create the data."
+            in mismatch.stderr)
 
     tpu = _run(records, tmp_path / "tpu", "--do_train", "--use_tpu", "--tpu_name=local",
                check=False)

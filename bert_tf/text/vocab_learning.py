@@ -12,6 +12,7 @@ from typing import Iterable
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
+from bert_tf.errors import InvalidArgumentError
 from bert_tf.text import tokenization
 from bert_tf.text.graph_tokenization import BasicGraphTokenizer
 
@@ -43,6 +44,15 @@ def reserved_tokens(num_unused: int) -> list[str]:
     return list(tokenization.SPECIAL_TOKENS) + [f"[unused{i}]" for i in range(num_unused)]
 
 
+def check_vocab_size(vocab_size: int, num_unused: int = 0) -> None:
+    """Raises `InvalidArgumentError` (naming `vocab_size`) unless the vocabulary has
+    room for learned tokens beside the reserved ones (`reserved_tokens`)."""
+    reserved = len(reserved_tokens(num_unused))
+    if vocab_size <= reserved:
+        raise InvalidArgumentError("vocab_size", vocab_size, f"leaves no room beside the "
+                                   f"{reserved} reserved tokens.")
+
+
 def learn_vocab(word_counts: collections.Counter, vocab_size: int, num_unused: int = 0,
                 min_word_count: int = 2) -> list[str]:
     """A WordPiece vocabulary of about `vocab_size` tokens (reserved ones included).
@@ -54,6 +64,10 @@ def learn_vocab(word_counts: collections.Counter, vocab_size: int, num_unused: i
       num_unused: `[unusedN]` placeholder tokens to reserve after the special tokens
         (Google's vocabularies have them, to add domain words later).
       min_word_count: the lowest count threshold the learner's search may use.
+
+    Raises:
+      InvalidArgumentError: if `vocab_size` leaves no room (`check_vocab_size`).
     """
+    check_vocab_size(vocab_size, num_unused)
     return learner.learn(list(word_counts.items()), vocab_size, reserved_tokens(num_unused),
                          lower_thresh=min_word_count)

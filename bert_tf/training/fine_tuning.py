@@ -1,5 +1,6 @@
-"""What fine-tuning adds to the shared training loop: freezing parts of the encoder,
-and keeping the best checkpoint on the development set with early stopping."""
+"""What fine-tuning adds to the shared training loop: the task file of an output
+folder, freezing parts of the encoder, and keeping the best checkpoint on the
+development set with early stopping."""
 
 import json
 import os
@@ -10,56 +11,74 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import checkpoints
-
 from bert_tf import io as outputs
-from bert_tf.errors import UserInputError
+from bert_tf.errors import InvalidArgumentError, UserInputError
 
 BEST_DIRECTORY = "best"
 TASK_INFO = "task_info.json"
+# 1: the first files, without a version (a classifier's: task_name, labels,
+# is_regression, pair; NER's: task ("ner"), labels, scheme, use_crf; `run_kind` added
+# later). 2: `version` and `run_kind` always, no `task` key.
+TASK_INFO_VERSION = 2
 _BEST_STATE = "best_metric.json"
 
 
-def _task_run_kind(task: dict) -> str:
+def _written_by(fields: dict) -> str:
     """The script that wrote a `task_info.json` (files written before the kind was kept
     are told apart by their keys: only `run_ner.py`'s has `"task": "ner"`)."""
-    if "run_kind" in task:
-        return task["run_kind"]
-    return "run_ner.py" if task.get("task") == "ner" else "run_classifier.py"
+    if "run_kind" in fields:
+        return fields["run_kind"]
+    return "run_ner.py" if fields.get("task") == "ner" else "run_classifier.py"
 
 
 def read_task_info(output_dir: str, run_kind: str) -> dict | None:
-    """What a training run saved about its task in `output_dir` (labels, shape), if any.
+    """The fields a training run saved about its task in `output_dir`, if any, with
+    `version` (1 for a file without one) and `run_kind` filled in. The fields of each
+    task are checked by its `bert_tf.tasks.base.TaskInfo`.
 
     Args:
       output_dir: the run's folder.
       run_kind: the script about to use the folder, e.g. "run_classifier.py".
 
     Raises:
-      UserInputError: if the task was saved by another kind of run (or is not JSON).
+      UserInputError: naming the folder or file, if the task was saved by another kind
+        of run, the file is not a JSON object, or a later version of this project
+        wrote it.
     """
     path = os.path.join(output_dir, TASK_INFO)
     if not tf.io.gfile.exists(path):
         return None
     try:
         with tf.io.gfile.GFile(path) as reader:
-            task = json.load(reader)
-        written_by = _task_run_kind(task)
+            fields = json.load(reader)
+        written_by = _written_by(fields)
     except (ValueError, TypeError, AttributeError) as error:
         raise UserInputError(f"{path} is not the task file this project writes ({error}); "
-                             "choose a new --output_dir.") from error
+                             "choose a new output folder.") from error
     if written_by != run_kind:
         raise UserInputError(
-            f"--output_dir {output_dir!r} holds the task of a {written_by} run "
-            f"({TASK_INFO}), and this is a {run_kind} run: choose a new --output_dir.")
-    return task
+            f"{output_dir!r} holds the task of a {written_by} run ({TASK_INFO}), and this "
+            f"is a {run_kind} run: choose a new output folder.")
+    version = fields.get("version", 1)
+    if type(version) is not int or not 1 <= version <= TASK_INFO_VERSION:
+        raise UserInputError(
+            f"{path} has version {version!r}; this version of bert_tf reads versions 1 "
+            f"to {TASK_INFO_VERSION}: use the bert_tf that wrote it, or a new output "
+            "folder.")
+    return {**fields, "version": version, "run_kind": written_by}
 
 
-def write_task_info(output_dir: str, task: dict, run_kind: str) -> None:
-    """Saves `task`, with `run_kind`, in `output_dir/task_info.json` (atomically),
-    creating `output_dir` if needed."""
+def write_task_info(output_dir: str, fields: dict, run_kind: str) -> str:
+    """Saves a task's `fields`, after `version` and `run_kind`, in
+    `output_dir/task_info.json` (atomically), creating `output_dir` if needed.
+
+    Returns:
+      the file's path.
+    """
     tf.io.gfile.makedirs(output_dir)
-    outputs.write_atomically(os.path.join(output_dir, TASK_INFO),
-                             [json.dumps({**task, "run_kind": run_kind}, indent=1) + "\n"])
+    return outputs.write_json_atomically(
+        os.path.join(output_dir, TASK_INFO),
+        {"version": TASK_INFO_VERSION, "run_kind": run_kind, **fields})
 
 
 def freeze_layers(model: keras.Model, freeze_embeddings: bool = False,
@@ -76,14 +95,16 @@ def freeze_layers(model: keras.Model, freeze_embeddings: bool = False,
       the names of the frozen layers, for the log.
 
     Raises:
-      UserInputError: if `trainable_top_layers` is negative or exceeds the layer count.
+      InvalidArgumentError: if `trainable_top_layers` is negative or exceeds the layer
+        count.
     """
     blocks = model.bert.encoder.blocks
     frozen = []
     if trainable_top_layers is not None:
         if not 0 <= trainable_top_layers <= len(blocks):
-            raise UserInputError(f"--trainable_top_layers={trainable_top_layers} must be "
-                                 f"between 0 and the model's {len(blocks)} layers.")
+            raise InvalidArgumentError("trainable_top_layers", trainable_top_layers,
+                                       f"must be between 0 and the model's {len(blocks)} "
+                                       "layers.")
         freeze_embeddings = True
         for block in blocks[:len(blocks) - trainable_top_layers]:
             block.trainable = False
@@ -106,13 +127,17 @@ class BestCheckpointKeeper:
     keeps a complete best checkpoint.
     """
 
-    def __init__(self, output_dir: str, metric: str, patience: int,
-                 higher_is_better: bool = True):
-        """Reads the state a previous run of the same output directory left, if any."""
+    def __init__(self, output_dir: str, metric: str, patience: int):
+        """Reads the state a previous run of the same output directory left, if any.
+
+        Args:
+          output_dir: the run's folder; the best weights go in its `best/`.
+          metric: the key of the evaluation results to follow; higher is better.
+          patience: evaluations without improvement after which to stop.
+        """
         self.directory = os.path.join(output_dir, BEST_DIRECTORY)
         self.metric = metric
         self.patience = patience
-        self.higher_is_better = higher_is_better
         self.state = {"metric": metric, "value": None, "step": None, "stale": 0,
                       "evaluated": None, "checkpoint": None}
         path = os.path.join(self.directory, _BEST_STATE)
@@ -131,10 +156,7 @@ class BestCheckpointKeeper:
         return os.path.join(self.directory, self.state["checkpoint"])
 
     def _improves(self, value: float) -> bool:
-        best = self.state["value"]
-        if best is None:
-            return True
-        return value > best if self.higher_is_better else value < best
+        return self.state["value"] is None or value > self.state["value"]
 
     def after_checkpoint(self, model: keras.Model, step: int,
                          evaluate: Callable[[keras.Model], dict]) -> bool:
@@ -171,8 +193,8 @@ class BestCheckpointKeeper:
                          self.patience)
         self.state["evaluated"] = step
         tf.io.gfile.makedirs(self.directory)
-        outputs.write_atomically(os.path.join(self.directory, _BEST_STATE),
-                                 [json.dumps(self.state) + "\n"])
+        outputs.write_json_atomically(os.path.join(self.directory, _BEST_STATE),
+                                      self.state, indent=None)
         self._remove_others()
         return self.state["stale"] >= self.patience
 

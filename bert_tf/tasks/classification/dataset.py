@@ -37,13 +37,13 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
                            is_training: bool, seed: int | None = None,
                            input_context: tf.distribute.InputContext | None = None,
                            drop_remainder: bool = True, trim_padding: bool = False,
-                           skip_batches: int = 0) -> tf.data.Dataset:
+                           ) -> tf.data.Dataset:
     """Batches of classification features.
 
     Training: the examples are split over the input pipelines (one per worker), then
     shuffled (the whole shard, reshuffled each epoch; with a seed the order is the same
-    on every run, so a resumed run can skip the batches it has seen), repeated forever,
-    and batched.
+    on every run, so a resumed run can skip the batches it has seen, as
+    `Trainer.train` does), repeated forever, and batched.
 
     Evaluation and prediction: every example once, in order, no shuffling. With
     `drop_remainder` (static shapes, as TPUs and XLA need) the examples are first
@@ -65,15 +65,12 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
         always full, this only sets the static shape.
       trim_padding: cut each batch's sequence axis to its longest real sequence (the
         sequence dimension becomes None): less work on CPU and GPU; not for TPUs.
-      skip_batches: batches to leave out at the start (a resumed run skips those it
-        trained on); skipped before any example is gathered, so skipping is cheap.
 
     Raises:
       UserInputError: if there are no training examples, or fewer than pipelines.
     """
     return array_dataset(features, FEATURE_NAMES, _SEQUENCE_FEATURES, batch_size,
-                         is_training, seed, input_context, drop_remainder, trim_padding,
-                         skip_batches)
+                         is_training, seed, input_context, drop_remainder, trim_padding)
 
 
 def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...],
@@ -81,7 +78,7 @@ def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...
                   seed: int | None = None,
                   input_context: tf.distribute.InputContext | None = None,
                   drop_remainder: bool = True, trim_padding: bool = False,
-                  skip_batches: int = 0) -> tf.data.Dataset:
+                  ) -> tf.data.Dataset:
     """The pipeline behind `classification_dataset` for any in-memory features: the
     arrays named `feature_names` (all with one row per example), of which
     `sequence_features` are [examples, seq] and are cut by `trim_padding`. See
@@ -115,8 +112,6 @@ def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...
         dataset = dataset.shuffle(shard_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if skip_batches:
-        dataset = dataset.skip(skip_batches)
     dataset = dataset.map(
         lambda indexes: {name: tf.gather(tensor, indexes) for name, tensor in tensors.items()},
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

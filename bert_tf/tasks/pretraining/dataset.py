@@ -3,25 +3,30 @@
 import tensorflow as tf
 
 from bert_tf.tasks.pretraining import records as pretraining_records
-from bert_tf.errors import UserInputError
+from bert_tf.errors import InvalidArgumentError
 
 
-def expand_record_files(patterns: str) -> list[str]:
+def expand_record_files(patterns: str, argument: str = "patterns") -> list[str]:
     """Comma-separated paths or globs (local or gs://) to the record files, skipping
     the `.metadata.json` files written beside them.
 
+    Args:
+      patterns: e.g. `records/*.tfrecord,more.tfrecord`.
+      argument: the name errors give `patterns` (a script passes its flag's name,
+        `input_file`).
+
     Raises:
-      UserInputError: if a pattern matches no record file.
+      InvalidArgumentError: if a pattern matches no record file, or none is given.
     """
     files = []
     for pattern in filter(None, (part.strip() for part in patterns.split(","))):
         matches = [path for path in sorted(tf.io.gfile.glob(pattern))
                    if not path.endswith(pretraining_records.METADATA_SUFFIX)]
         if not matches:
-            raise UserInputError(f"--input_file: {pattern!r} matches no record file.")
+            raise InvalidArgumentError(argument, pattern, "matches no record file.")
         files += matches
     if not files:
-        raise UserInputError("--input_file is empty.")
+        raise InvalidArgumentError(argument, patterns, "names no record file.")
     return files
 
 

@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import random
 import time
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -64,14 +64,14 @@ class PipelineConfig:
     random_seed: int
 
 
-def iter_shards(input_files: list[str], max_shard_bytes: int,
+def iter_shards(input_files: list[str], max_shard_bytes: int, argument: str = "input_files",
                 ) -> Iterator[tuple[list[bytes], list[tuple[str, int]]]]:
     """Yields runs of whole documents: each a list of lines (bytes, newline stripped)
     and where they come from, `(path, number of lines)` for each file in turn.
 
     Raises:
-      UserInputError: at the first line that is not UTF-8 text, naming the file and
-        the byte (`file_checks.decode_utf8`).
+      UserInputError: at the first line that is not UTF-8 text, naming `argument`, the
+        file and the byte (`file_checks.decode_utf8`).
     """
     import tensorflow as tf  # Only the reading side needs gfile (gs:// paths).
 
@@ -83,7 +83,7 @@ def iter_shards(input_files: list[str], max_shard_bytes: int,
         offset = 0
         with tf.io.gfile.GFile(path, "rb") as reader:
             for line in reader:
-                file_checks.decode_utf8(line, path, "--input_file", offset)
+                file_checks.decode_utf8(line, path, argument, offset)
                 offset += len(line)
                 is_blank = not line.strip()
                 if is_blank and size >= max_shard_bytes:
@@ -208,17 +208,20 @@ class Tokenizer:
 
 
 def unknown_token_warnings(counts_by_file: dict[str, list[int]],
-                           threshold: float = UNKNOWN_WARNING_FRACTION) -> list[str]:
+                           threshold: float = UNKNOWN_WARNING_FRACTION,
+                           arguments: tuple[str, str] = ("vocab_file", "do_lower_case"),
+                           ) -> list[str]:
     """One warning per file in which more than `threshold` of the tokens are `[UNK]`:
     a sign of a vocabulary or casing that does not fit the text (text Google's
-    vocabulary fits has well under 1%)."""
+    vocabulary fits has well under 1%). The warning tells to check the two `arguments`
+    that set them (a script passes its flags)."""
     warnings = []
     for path, (tokens, unknown) in counts_by_file.items():
         if tokens and unknown > threshold * tokens:
             warnings.append(
                 f"{path}: {unknown} of its {tokens} tokens ({unknown / tokens:.1%}) are "
-                f"[UNK], more than {threshold:.0%}; check that --vocab_file and "
-                "--do_lower_case fit this text.")
+                f"[UNK], more than {threshold:.0%}; check that {arguments[0]} and "
+                f"{arguments[1]} fit this text.")
     return warnings
 
 
@@ -241,6 +244,7 @@ def start_workers(processes: int):
 
 def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir: str,
                        pool, pool_size: int, max_shard_bytes: int, log=print, warn=print,
+                       names: Mapping[str, str] | None = None,
                        ) -> tuple[list[str], ShardStats]:
     """Processes every shard of the corpus into a record file under `temp_dir`.
 
@@ -250,9 +254,15 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
     instances as they come back. So at most `2 * pool_size + 1` shards are in memory.
     At the end, `warn`s about files with many `[UNK]`s (`unknown_token_warnings`).
 
+    Messages name `input_files`, `vocab_file` (of `config`) and `do_lower_case` as
+    `names` maps them (a script maps them to its flags); unmapped, by those names.
+
     Returns:
       the shard files in shard order, and the summed counts.
     """
+    def name(argument: str) -> str:
+        return (names or {}).get(argument, argument)
+
     tokenizer = Tokenizer(config)
     totals = ShardStats()
     paths: list[str] = []
@@ -265,7 +275,8 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
         log(f"{len(paths)} shards read, {totals.instances} instances written, "
             f"{time.time() - started:.1f} s")
 
-    for index, (lines, sources) in enumerate(iter_shards(input_files, max_shard_bytes)):
+    for index, (lines, sources) in enumerate(
+            iter_shards(input_files, max_shard_bytes, name("input_files"))):
         path = os.path.join(temp_dir, f"shard-{index:06d}.tfrecord")
         paths.append(path)
         shard = tokenizer.documents(index, lines, sources)
@@ -280,7 +291,9 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
             finish(path, *build_instances(shard, config, tokenizer.is_continuation))
     for path, result in pending:
         finish(path, *result.get())
-    for message in unknown_token_warnings(tokenizer.counts_by_file):
+    for message in unknown_token_warnings(
+            tokenizer.counts_by_file,
+            arguments=(name("vocab_file"), name("do_lower_case"))):
         warn(message)
     return paths, totals
 

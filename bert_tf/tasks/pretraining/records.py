@@ -11,7 +11,8 @@ import json
 
 import tensorflow as tf
 
-from bert_tf.errors import UserInputError
+from bert_tf import io
+from bert_tf.errors import InvalidArgumentError, UserInputError
 
 METADATA_SUFFIX = ".metadata.json"
 
@@ -41,11 +42,10 @@ def metadata_path(record_file: str) -> str:
 
 
 def write_metadata(record_file: str, metadata: dict) -> None:
-    """Writes the metadata JSON beside `record_file` (temporary name, then renamed)."""
-    path = metadata_path(record_file)
-    with tf.io.gfile.GFile(path + ".tmp", "w") as writer:
-        writer.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    """Writes the metadata JSON beside `record_file`, keys sorted, atomically
+    (`io.write_atomically`)."""
+    io.write_atomically(metadata_path(record_file),
+                        [json.dumps(metadata, indent=2, sort_keys=True) + "\n"])
 
 
 def read_metadata(record_file: str) -> dict | None:
@@ -62,18 +62,20 @@ def check_metadata(record_file: str, max_seq_length: int, max_predictions_per_se
     """Fails with one sentence when the records were made for other settings.
 
     Raises:
-      UserInputError: on a mismatch of sequence length, predictions or vocab size.
+      InvalidArgumentError: naming `max_seq_length` or `max_predictions_per_seq` when
+        it differs from the records'.
+      UserInputError: when the records' vocabulary is larger than `vocab_size`.
     """
     metadata = read_metadata(record_file)
     if metadata is None:
         return
-    for key, expected, flag in (
-            ("max_seq_length", max_seq_length, "--max_seq_length"),
-            ("max_predictions_per_seq", max_predictions_per_seq, "--max_predictions_per_seq")):
-        if metadata[key] != expected:
-            raise UserInputError(
-                f"{record_file} was created with {key}={metadata[key]}, but {flag}="
-                f"{expected}; pass {flag}={metadata[key]} or re-create the data.")
+    for argument, expected in (("max_seq_length", max_seq_length),
+                               ("max_predictions_per_seq", max_predictions_per_seq)):
+        if metadata[argument] != expected:
+            raise InvalidArgumentError(
+                argument, expected,
+                f"does not fit {record_file}, which was created with {argument}="
+                f"{metadata[argument]}; use {metadata[argument]} or re-create the data.")
     if vocab_size is not None and metadata["vocab_size"] > vocab_size:
         raise UserInputError(
             f"{record_file} was created with a vocabulary of {metadata['vocab_size']} "

@@ -1,0 +1,255 @@
+"""One fine-tuning run of any `Task`, as Google's `run_classifier.py` orders it: check
+the options and folders, read every input, build the model (initial checkpoint,
+freezing), train or restore (with early stopping), then evaluate, predict and export.
+
+The scripts (`bert_tf.cli.run_classifier`, `bert_tf.cli.run_ner`), the benchmarks and
+Python callers all run tasks through `run`. It lives among the tasks, not in
+`bert_tf.training`, because it drives the `Task` interface: training knows no task.
+"""
+
+import dataclasses
+import time
+from typing import Callable
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import checkpoints, file_checks
+from bert_tf import io as outputs
+from bert_tf.configs import BertConfig
+from bert_tf.errors import InvalidArgumentError, UserInputError
+from bert_tf.tasks.base import TRAIN, FineTuningOptions, Task, TaskInfo
+from bert_tf.text import packing, tokenization
+from bert_tf.training import checkpoints as training_checkpoints
+from bert_tf.training import fine_tuning, optimization
+from bert_tf.training import trainer as training
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What a run did.
+
+    Attributes:
+      global_step: the optimizer step of the last checkpoint (the model used at the
+        end is this one's, or the best one's with early stopping).
+      training_seconds: wall time of `do_train`'s training, start-up (tracing) and
+        evaluations for early stopping included; 0 without training.
+      eval_results: `do_eval`'s scores (also in `eval_results.txt`), else None.
+      predictions_file: `do_predict`'s file, else None.
+      export_version: the SavedModel version folder written, else None.
+    """
+
+    global_step: int
+    training_seconds: float = 0.0
+    eval_results: dict[str, float] | None = None
+    predictions_file: str | None = None
+    export_version: str | None = None
+
+
+def check_output_folders(task: Task, options: FineTuningOptions,
+                         argument_prefix: str = "") -> TaskInfo | None:
+    """Checks the output folder (and export folder) before anything is read or
+    written: refuses a folder holding checkpoints this project did not write, or the
+    checkpoints or task of another kind of run, or one that cannot be written (a folder
+    this check creates is removed again); returns the task saved there, if any.
+
+    Args:
+      task: the task about to run.
+      options: its options.
+      argument_prefix: prefix of the folder arguments' names in messages ("--" words
+        them as the command-line flags).
+
+    Raises:
+      UserInputError: one sentence naming the folder and what it holds.
+    """
+    training_checkpoints.check_output_dir(options.output_dir, task.run_kind)
+    file_checks.check_writable_directory(options.output_dir, f"{argument_prefix}output_dir",
+                                         keep_created=False)
+    if options.export_dir:
+        file_checks.check_writable_directory(options.export_dir,
+                                             f"{argument_prefix}export_dir",
+                                             keep_created=False)
+    return task.info_class.read(options.output_dir)
+
+
+def model_files(options: FineTuningOptions) -> tuple[BertConfig, str]:
+    """The model config and vocab path: `bert_config_file` and `vocab_file`, or the
+    files beside `init_checkpoint`; checked against `max_seq_length`, the casing and
+    each other.
+
+    Raises:
+      UserInputError (InvalidArgumentError): naming the file or argument.
+    """
+    if options.init_checkpoint:
+        config_file, vocab_file = checkpoints.resolve_model_files(
+            options.init_checkpoint, options.bert_config_file, options.vocab_file)
+    elif options.bert_config_file and options.vocab_file:
+        config_file, vocab_file = options.bert_config_file, options.vocab_file
+    else:
+        raise UserInputError("Give init_checkpoint (with bert_config.json and vocab.txt "
+                             "beside it), or bert_config_file and vocab_file.")
+    config = BertConfig.from_json_file(config_file)
+    packing.check_max_seq_length(options.max_seq_length, config.max_position_embeddings,
+                                 source=config_file)
+    tokenization.validate_case_matches_checkpoint(options.do_lower_case,
+                                                  options.init_checkpoint)
+    checkpoints.check_vocab_fits_config(len(tokenization.load_vocab(vocab_file)),
+                                        vocab_file, config, config_file)
+    return config, vocab_file
+
+
+def make_strategy(options: FineTuningOptions,
+                  argument_prefix: str = "") -> tf.distribute.Strategy:
+    """Sets the precision policy and returns the `tf.distribute` strategy the options
+    ask for; on a TPU, first refuses local checkpoint paths (the data is read here, in
+    Python, and may be local).
+
+    Raises:
+      InvalidArgumentError: if a batch size does not divide over the replicas.
+    """
+    device = options.device
+    if device.uses_tpu:
+        training.check_tpu_paths({
+            f"{argument_prefix}output_dir": [options.output_dir],
+            f"{argument_prefix}init_checkpoint": [options.init_checkpoint]})
+    training.set_precision(device.mixed_precision)
+    strategy = training.make_strategy(device.distribution_strategy, tpu=device.tpu,
+                                      tpu_zone=device.tpu_zone,
+                                      gcp_project=device.gcp_project)
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
+        if getattr(options, name) % strategy.num_replicas_in_sync:
+            raise InvalidArgumentError(name, getattr(options, name), "must be a multiple "
+                                       f"of the {strategy.num_replicas_in_sync} replicas.")
+    return strategy
+
+
+def num_train_steps(task: Task, options: FineTuningOptions) -> int:
+    """Optimizer steps of the whole run: `num_train_epochs` over the training
+    examples (1 without training, for the optimizer's schedule)."""
+    if not options.do_train:
+        return 1
+    return max(1, int(task.num_train_examples / options.train_batch_size
+                      * options.num_train_epochs))
+
+
+def build_trainer(strategy: tf.distribute.Strategy, task: Task, config: BertConfig,
+                  options: FineTuningOptions, train_steps: int) -> training.Trainer:
+    """Creates the task's model under `strategy`, loads `init_checkpoint` into it,
+    freezes what the options say, and returns the `Trainer` with Google's optimizer
+    for `train_steps` steps (warmup: `warmup_proportion` of them).
+
+    Raises:
+      UserInputError: if the output folder holds checkpoints of another model, or the
+        initial checkpoint does not fit the model.
+    """
+    device = options.device
+    with strategy.scope():
+        model = task.build_model(config)
+        if options.init_checkpoint:
+            checkpoints.load_checkpoint(model, options.init_checkpoint,
+                                        initialize_missing=task.initialize_missing)
+        frozen = fine_tuning.freeze_layers(model, options.freeze_embeddings,
+                                           options.trainable_top_layers)
+        if frozen:
+            logging.info("Frozen: %s", ", ".join(frozen))
+        optimizer = optimization.create_optimizer(
+            options.learning_rate, train_steps, int(train_steps * options.warmup_proportion))
+        if device.mixed_precision == "fp16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return training.Trainer(strategy, model, optimizer, task.loss_fn(model),
+                            options.output_dir, device.gradient_accumulation_steps,
+                            device.jit_compile, options.keep_checkpoints, seed=options.seed,
+                            run_kind=task.run_kind)
+
+
+def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningOptions,
+                     train_steps: int, evaluate: Callable[[keras.Model], dict]) -> float:
+    """With `do_train`, trains (evaluating at every checkpoint and stopping early when
+    `early_stopping_patience` says so); otherwise restores the latest checkpoint of the
+    output folder, if any. Then, when a best checkpoint was kept, loads its weights, so
+    that evaluation, prediction and export use them.
+
+    Args:
+      trainer: from `build_trainer`.
+      task: the prepared task (its training data and `primary_metric`).
+      options: the run's options.
+      train_steps: optimizer steps of the whole run.
+      evaluate: scores a model on the dev set; returns `task.primary_metric`.
+
+    Returns:
+      the seconds training took (0 without training).
+    """
+    model = trainer.model
+    keeper = (fine_tuning.BestCheckpointKeeper(options.output_dir, task.primary_metric,
+                                               options.early_stopping_patience)
+              if options.early_stopping_patience else None)
+    seconds = 0.0
+    if options.do_train:
+        started = time.time()
+        trainer.train(lambda context: task.dataset(TRAIN, context), train_steps,
+                      options.train_batch_size, options.save_checkpoints_steps,
+                      options.iterations_per_loop, options.log_steps,
+                      after_save=(lambda step: keeper.after_checkpoint(model, step, evaluate))
+                      if keeper else None)
+        seconds = time.time() - started
+    else:
+        # Only the weights: what was frozen in training does not matter here.
+        restored = trainer.checkpoints.restore_latest(weights_only=True)
+        if restored:
+            logging.info("Using %s", restored)
+    if keeper is not None and keeper.checkpoint:
+        checkpoints.load_checkpoint(model, keeper.checkpoint)
+        logging.info("Using the best weights on the dev set, from step %d.",
+                     keeper.state["step"])
+    return seconds
+
+
+def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> RunResult:
+    """Runs `task` as `options` say: trains, evaluates (`eval_results.txt`), predicts
+    (the task's prediction file) and exports, each if asked. Every input is read and
+    checked before anything is written; re-running after the process died resumes
+    from the last checkpoint in the output folder.
+
+    Args:
+      task: a fresh task object.
+      options: the run's options.
+      argument_prefix: how messages name the folder arguments ("--" for the flags).
+
+    Raises:
+      UserInputError: one sentence naming the argument or file, for anything the user
+        can fix; TrainingError: if training cannot go on.
+    """
+    options.validate()
+    task.validate(options)
+    saved = check_output_folders(task, options, argument_prefix)
+    keras.utils.set_random_seed(options.seed)
+    config, vocab_file = model_files(options)
+    tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=options.do_lower_case)
+    info = task.prepare(options, tokenizer, saved)
+    strategy = make_strategy(options, argument_prefix)
+    train_steps = num_train_steps(task, options)
+    trainer = build_trainer(strategy, task, config, options, train_steps)
+    model = trainer.model
+    # Every input is read and checked: only now is anything written.
+    if info is not saved:
+        info.write(options.output_dir)
+
+    def evaluate(model: keras.Model) -> dict:
+        return task.evaluate(model, strategy)
+
+    if options.do_train:
+        logging.info("Training on %d %s for %d steps (batch %d).", task.num_train_examples,
+                     task.example_name, train_steps, options.train_batch_size)
+    seconds = train_or_restore(trainer, task, options, train_steps, evaluate)
+    eval_results = predictions_file = export_version = None
+    if options.do_eval:
+        eval_results = {**evaluate(model), "global_step": trainer.step}
+        outputs.write_eval_results(options.output_dir, eval_results)
+        logging.info("Eval results: %s", eval_results)
+    if options.do_predict:
+        predictions_file = task.write_predictions(model, strategy)
+    if options.export_dir:
+        export_version = task.export(model, vocab_file)
+        logging.info("Exported the SavedModel to %s", export_version)
+    return RunResult(trainer.step, seconds, eval_results, predictions_file, export_version)
