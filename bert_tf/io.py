@@ -5,7 +5,7 @@ file; and the result files Google's scripts write in `--output_dir`."""
 import json
 import os
 import uuid
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import tensorflow as tf
 
@@ -39,6 +39,25 @@ def temporary_path(path: str) -> str:
 def write_json_atomically(path: str, value: Any, indent: int | None = 1) -> str:
     """Writes `value` as JSON (ending in a newline) to `path`, atomically."""
     return write_atomically(path, [json.dumps(value, indent=indent) + "\n"])
+
+
+def read_json(path: str, parse: Callable[[Any], Any],
+              not_readable: Callable[[Exception], Exception]) -> Any:
+    """`parse(value)` of the JSON `value` in the file `path` (one of those this project
+    writes with `write_json_atomically`), or None if there is no such file.
+
+    Raises:
+      The exception `not_readable(error)` makes, from the `error` of a file that is not
+      JSON or of `parse` (ValueError, KeyError, TypeError or AttributeError: a value
+      of another shape than `parse` reads).
+    """
+    if not tf.io.gfile.exists(path):
+        return None
+    try:
+        with tf.io.gfile.GFile(path) as reader:
+            return parse(json.load(reader))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise not_readable(error) from error
 
 
 def write_eval_results(output_dir: str, results: dict) -> str:

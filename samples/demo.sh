@@ -8,6 +8,20 @@ rm -rf "$OUT"  # The demo's own output from an earlier run; nothing else lives t
 mkdir -p "$OUT"
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
+# fine_tune SCRIPT NAME FLAG...: fine-tunes the tiny BERT pre-trained in step 5 with
+# SCRIPT (and FLAG...) into $OUT/NAME, exports it to $OUT/NAME_export and shows its
+# dev results.
+fine_tune() {
+  local script=$1 name=$2
+  shift 2
+  "$PY" "$script" "$@" \
+    --init_checkpoint="$OUT/pretraining/model.ckpt-100" \
+    --bert_config_file=samples/bert_config.json --vocab_file=vocab/vocab.txt \
+    --output_dir="$OUT/$name" --do_train --do_eval --do_predict \
+    --export_dir="$OUT/${name}_export"
+  cat "$OUT/$name/eval_results.txt"
+}
+
 echo "== 1. build_vocab.py: a WordPiece vocabulary learned from the sample corpus"
 "$PY" build_vocab.py --input_file=samples/corpus.txt --output_file="$OUT/vocab.txt" \
   --vocab_size=400 --min_word_count=1
@@ -53,15 +67,10 @@ echo "== 5. run_pretraining.py: a short masked-LM + next-sentence run of the tin
 cat "$OUT/pretraining/eval_results.txt"
 
 echo "== 6. run_classifier.py: fine-tune the pre-trained tiny BERT on the sample sentiment task, export"
-"$PY" run_classifier.py --task_name=tsv --data_dir=samples/sentiment \
+fine_tune run_classifier.py sentiment --task_name=tsv --data_dir=samples/sentiment \
   --text_a_column=sentence --label_column=label \
-  --init_checkpoint="$OUT/pretraining/model.ckpt-100" \
-  --bert_config_file=samples/bert_config.json --vocab_file=vocab/vocab.txt \
-  --output_dir="$OUT/sentiment" --do_train --do_eval --do_predict \
   --max_seq_length=64 --train_batch_size=16 --learning_rate=3e-4 --num_train_epochs=20 \
-  --save_checkpoints_steps=50 --log_steps=50 --iterations_per_loop=50 \
-  --export_dir="$OUT/sentiment_export"
-cat "$OUT/sentiment/eval_results.txt"
+  --save_checkpoints_steps=50 --log_steps=50 --iterations_per_loop=50
 echo "first lines of test_results.tsv (probabilities of the labels" \
   "$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["labels"])' "$OUT/sentiment/task_info.json")):"
 head -3 "$OUT/sentiment/test_results.tsv"
@@ -71,14 +80,9 @@ echo "== 7. A raw-text request to the exported SavedModel (TensorFlow + tensorfl
   "The bakery on the square was wonderful." "The morning bus was terrible again."
 
 echo "== 8. run_ner.py: named entities on the sample CoNLL data, export"
-"$PY" run_ner.py --data_dir=samples/ner \
-  --init_checkpoint="$OUT/pretraining/model.ckpt-100" \
-  --bert_config_file=samples/bert_config.json --vocab_file=vocab/vocab.txt \
-  --output_dir="$OUT/ner" --do_train --do_eval --do_predict \
+fine_tune run_ner.py ner --data_dir=samples/ner \
   --max_seq_length=48 --train_batch_size=16 --learning_rate=1e-3 --num_train_epochs=10 \
-  --save_checkpoints_steps=1000 --log_steps=100 --iterations_per_loop=100 \
-  --export_dir="$OUT/ner_export"
-cat "$OUT/ner/eval_results.txt"
+  --save_checkpoints_steps=1000 --log_steps=100 --iterations_per_loop=100
 echo "first lines of test_predictions.txt (word gold predicted):"
 head -8 "$OUT/ner/test_predictions.txt"
 

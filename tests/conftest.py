@@ -284,6 +284,54 @@ def checkpoint_weights(prefix) -> dict:
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+def out_of_range_id_cases(position: int, segment_id_past_type_vocabulary: bool = True
+                          ) -> list:
+    """`pytest.param(name, value, message)` cases of an id out of range (at row 0,
+    `position`) that the ids signature of an export refuses; `value` "vocab" stands for
+    the vocabulary size, and so does `{vocab}` in the message pattern."""
+    import pytest
+
+    cases = [("input_ids", -1, r"input_ids must be in \[0, {vocab}\).*got -1", "negative_input_id"),
+             ("input_ids", "vocab", r"input_ids must be in \[0, {vocab}\).*got {vocab}",
+              "input_id_past_vocabulary"),
+             ("segment_ids", -1, r"segment_ids must be in \[0, 2\).*got -1", "negative_segment_id")]
+    if segment_id_past_type_vocabulary:
+        cases.append(("segment_ids", 2, r"segment_ids must be in \[0, 2\).*got 2",
+                      "segment_id_past_type_vocabulary"))
+    return [pytest.param(name, value, f"{message} at row 0, position {position}", id=case_id)
+            for name, value, message, case_id in cases]
+
+
+def assert_same_weights(expected_prefix, actual_prefix) -> tuple[dict, dict]:
+    """Checks that two TF checkpoints hold the same tensors (to 1e-6); returns both
+    (`checkpoint_weights`)."""
+    import numpy as np
+
+    expected, actual = checkpoint_weights(expected_prefix), checkpoint_weights(actual_prefix)
+    assert expected.keys() == actual.keys()
+    for name, value in expected.items():
+        np.testing.assert_allclose(actual[name], value, atol=1e-6, err_msg=name)
+    return expected, actual
+
+
+def kill_and_resume_fine_tuning(command, data_dir: pathlib.Path, model_files: pathlib.Path,
+                                tmp_path: pathlib.Path, flags: list[str],
+                                ) -> tuple[pathlib.Path, pathlib.Path, str]:
+    """`kill_and_resume` of a fine-tuning run, `command(data_dir, output_dir, model_files,
+    *flags, runner=...)` with `--do_train` and `flags` (checkpoints every 5 steps), of
+    TINY_BERT with dropout on (Google's 0.1)."""
+    import json
+
+    dropout = tmp_path / "dropout_config.json"
+    dropout.write_text(json.dumps({**TINY_BERT, "hidden_dropout_prob": 0.1,
+                                   "attention_probs_dropout_prob": 0.1}))
+    return kill_and_resume(
+        lambda output, *more, runner=(): command(data_dir, output, model_files, *more,
+                                                 runner=runner),
+        tmp_path, [f"--bert_config_file={dropout}", "--do_train", *flags,
+                   "--save_checkpoints_steps=5", "--iterations_per_loop=5"])
+
+
 def kill_and_resume(command, tmp_path: pathlib.Path, flags: list[str], kill_step: int = 15,
                     ) -> tuple[pathlib.Path, pathlib.Path, str]:
     """Runs `command(output_dir, *flags, runner=...)` twice side by side, into

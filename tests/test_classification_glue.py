@@ -36,6 +36,15 @@ def _xnli_row(language, label, a, b):
             label, label, a, b, "True"]
 
 
+def _indexed_files(columns, train_row, dev_row, test_row):
+    """The files of a task that GLUE releases as `index, *columns, label` (no label in
+    test.tsv), with one row each."""
+    header = ["index", *columns]
+    return {"train.tsv": [header + ["label"], train_row],
+            "dev.tsv": [header + ["label"], dev_row],
+            "test.tsv": [header, test_row]}
+
+
 GLUE_FILES = {
     "cola": {
         "train.tsv": [["gj04", "1", "", "Our friends won't buy this analysis."],
@@ -72,13 +81,10 @@ GLUE_FILES = {
         "dev.tsv": [["sentence", "label"], ["it 's a charming journey .", "1"]],
         "test.tsv": [["index", "sentence"], ["0", "uneasy mishmash of styles ."]],
     },
-    "qnli": {
-        "train.tsv": [["index", "question", "sentence", "label"],
-                      ["0", "When?", "In 1970.", "entailment"]],
-        "dev.tsv": [["index", "question", "sentence", "label"],
-                    ["5", "Who?", "Nobody knows.", "not_entailment"]],
-        "test.tsv": [["index", "question", "sentence"], ["2", "Where?", "Here."]],
-    },
+    "qnli": _indexed_files(["question", "sentence"],
+                           ["0", "When?", "In 1970.", "entailment"],
+                           ["5", "Who?", "Nobody knows.", "not_entailment"],
+                           ["2", "Where?", "Here."]),
     "qqp": {
         "train.tsv": [["id", "qid1", "qid2", "question1", "question2", "is_duplicate"],
                       ["133273", "213221", "213222", "How is the life?", "Is life good?", "0"],
@@ -89,20 +95,14 @@ GLUE_FILES = {
                     ["201359", "303345", "303346", "Why are people?", "Why do people?", "0"]],
         "test.tsv": [["id", "question1", "question2"], ["0", "Why?", "Why not?"]],
     },
-    "rte": {
-        "train.tsv": [["index", "sentence1", "sentence2", "label"],
-                      ["0", "No weapons.", "Weapons found.", "not_entailment"]],
-        "dev.tsv": [["index", "sentence1", "sentence2", "label"],
-                    ["1", "Dana lives.", "Dana exists.", "entailment"]],
-        "test.tsv": [["index", "sentence1", "sentence2"], ["0", "Maude.", "Maude was."]],
-    },
-    "wnli": {
-        "train.tsv": [["index", "sentence1", "sentence2", "label"],
-                      ["0", "I stuck a pin.", "The pin had a hole.", "1"]],
-        "dev.tsv": [["index", "sentence1", "sentence2", "label"],
-                    ["0", "The drain is clogged.", "The hair is clogged.", "0"]],
-        "test.tsv": [["index", "sentence1", "sentence2"], ["0", "Maude.", "Maude was."]],
-    },
+    "rte": _indexed_files(["sentence1", "sentence2"],
+                          ["0", "No weapons.", "Weapons found.", "not_entailment"],
+                          ["1", "Dana lives.", "Dana exists.", "entailment"],
+                          ["0", "Maude.", "Maude was."]),
+    "wnli": _indexed_files(["sentence1", "sentence2"],
+                           ["0", "I stuck a pin.", "The pin had a hole.", "1"],
+                           ["0", "The drain is clogged.", "The hair is clogged.", "0"],
+                           ["0", "Maude.", "Maude was."]),
     "sts-b": {
         "train.tsv": [STSB_HEADER,
                       ["0", "main-captions", "MSRvid", "2012test", "0001", "none", "none",

@@ -91,24 +91,25 @@ def test_csv_single_text_without_header_and_given_labels(tmp_path):
         ("train-1", "x", None, "a"), ("train-2", "y", None, "b")]
 
 
+def _refusal(tmp_path, file_format: str, split: str, **columns) -> str:
+    """The message with which the generic processor refuses the `split` examples."""
+    processor = readers.get_processor(file_format, data_dir=str(tmp_path), **columns)
+    with pytest.raises(UserInputError) as error:
+        getattr(processor, f"get_{split}_examples")(str(tmp_path))
+    return str(error.value)
+
+
 def test_generic_unknown_label_in_dev(tmp_path):
     write_rows(tmp_path, "train.tsv", [["text", "label"], ["a", "x"], ["b", "y"]])
     write_rows(tmp_path, "dev.tsv", [["text", "label"], ["c", "x"], ["d", "z"]])
-    processor = readers.get_processor("tsv", data_dir=str(tmp_path), text_a_column="text",
-                                      label_column="label")
-    with pytest.raises(UserInputError) as error:
-        processor.get_dev_examples(str(tmp_path))
-    message = str(error.value)
+    message = _refusal(tmp_path, "tsv", "dev", text_a_column="text", label_column="label")
     assert str(tmp_path / "dev.tsv") in message and "line 3" in message and "'z'" in message
 
 
 def test_generic_column_name_not_in_header(tmp_path):
     write_rows(tmp_path, "train.tsv", [["text", "label"], ["a", "x"]])
-    processor = readers.get_processor("tsv", data_dir=str(tmp_path), text_a_column="sentence",
-                                      label_column="label")
-    with pytest.raises(UserInputError) as error:
-        processor.get_train_examples(str(tmp_path))
-    message = str(error.value)
+    message = _refusal(tmp_path, "tsv", "train", text_a_column="sentence",
+                       label_column="label")
     assert str(tmp_path / "train.tsv") in message and "line 1" in message
     assert "'sentence'" in message and "['text', 'label']" in message
 
@@ -116,11 +117,7 @@ def test_generic_column_name_not_in_header(tmp_path):
 def test_generic_wrong_column_count(tmp_path):
     write_rows(tmp_path, "train.csv", [["text", "label"], ["a", "x"], ["b, c", "y"]],
                delimiter=",")
-    processor = readers.get_processor("csv", data_dir=str(tmp_path), text_a_column="text",
-                                      label_column="label")
-    with pytest.raises(UserInputError) as error:
-        processor.get_train_examples(str(tmp_path))
-    message = str(error.value)
+    message = _refusal(tmp_path, "csv", "train", text_a_column="text", label_column="label")
     assert str(tmp_path / "train.csv") in message and "line 3" in message
     assert "3 columns, expected 2" in message and "quote" in message
 

@@ -20,8 +20,8 @@ from bert_tf.modeling import INPUT_NAMES, BertClassifier
 from bert_tf.serving import common
 from bert_tf.text import packing as encoding
 from bert_tf.text import tokenization
-from tests.conftest import (BLOCK_BERT_TF, SAMPLE_VOCAB, sample_vocab_config,
-                            saved_model_cli, signature_ops, subprocess_env)
+from tests.conftest import (BLOCK_BERT_TF, SAMPLE_VOCAB, out_of_range_id_cases,
+                            sample_vocab_config, saved_model_cli, signature_ops, subprocess_env)
 
 VOCAB = str(SAMPLE_VOCAB)
 MAX_SEQ_LENGTH = 16
@@ -184,16 +184,7 @@ def _one_row(input_ids: list[int], segment_ids: list[int]) -> dict[str, tf.Tenso
             "segment_ids": tf.constant([segment_ids], tf.int32)}
 
 
-@pytest.mark.parametrize("name, value, message", [
-    pytest.param("input_ids", -1, r"input_ids must be in \[0, {vocab}\).*got -1 at row 0, "
-                 r"position 2", id="negative_input_id"),
-    pytest.param("input_ids", "vocab", r"input_ids must be in \[0, {vocab}\).*got {vocab} "
-                 r"at row 0, position 2", id="input_id_past_vocabulary"),
-    pytest.param("segment_ids", -1, r"segment_ids must be in \[0, 2\).*got -1 at row 0, "
-                 r"position 2", id="negative_segment_id"),
-    pytest.param("segment_ids", 2, r"segment_ids must be in \[0, 2\).*got 2 at row 0, "
-                 r"position 2", id="segment_id_past_type_vocabulary"),
-])
+@pytest.mark.parametrize("name, value, message", out_of_range_id_cases(position=2))
 def test_ids_signature_rejects_ids_out_of_range(pair_export, name, value, message):
     model, path = pair_export
     vocab = model.config.vocab_size

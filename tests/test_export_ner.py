@@ -30,8 +30,8 @@ from bert_tf.tasks.ner import features as ner_features
 from bert_tf.tasks.ner.entity_metrics import get_chunks
 from bert_tf.tasks.ner.objectives import decode
 from bert_tf.text import tokenization
-from tests.conftest import (BLOCK_BERT_TF, SAMPLE_VOCAB, sample_vocab_config,
-                            saved_model_cli, signature_ops, subprocess_env)
+from tests.conftest import (BLOCK_BERT_TF, SAMPLE_VOCAB, out_of_range_id_cases,
+                            sample_vocab_config, saved_model_cli, signature_ops, subprocess_env)
 
 VOCAB = str(SAMPLE_VOCAB)
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
@@ -330,14 +330,8 @@ def _ids_row(input_ids: list[int], segment_ids: list[int], crf: bool) -> dict[st
 
 
 @pytest.mark.parametrize("fixture", ["plain_export", "crf_export"])
-@pytest.mark.parametrize("name, value, message", [
-    pytest.param("input_ids", -1, r"input_ids must be in \[0, {vocab}\).*got -1 at row 0, "
-                 r"position 1", id="negative_input_id"),
-    pytest.param("input_ids", "vocab", r"input_ids must be in \[0, {vocab}\).*got {vocab} "
-                 r"at row 0, position 1", id="input_id_past_vocabulary"),
-    pytest.param("segment_ids", -1, r"segment_ids must be in \[0, 2\).*got -1 at row 0, "
-                 r"position 1", id="negative_segment_id"),
-])
+@pytest.mark.parametrize("name, value, message", out_of_range_id_cases(
+    position=1, segment_id_past_type_vocabulary=False))
 def test_ids_signature_rejects_ids_out_of_range(request, fixture, name, value, message):
     model, path = request.getfixturevalue(fixture)
     crf = fixture == "crf_export"

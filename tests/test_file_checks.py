@@ -75,14 +75,21 @@ def test_writable_directory_can_leave_nothing_behind(tmp_path):
     assert existing.is_dir() and list(existing.iterdir()) == []
 
 
+def _refusal(check, *arguments) -> str:
+    """The message of the UserInputError with which `check(*arguments)` refuses."""
+    with pytest.raises(UserInputError) as error:
+        check(*arguments)
+    return str(error.value)
+
+
 def test_folder_under_a_file_is_refused(tmp_path):
     # Tests run as root, which writes through chmod; a parent that is a file cannot be
     # written by anyone.
     (tmp_path / "file").write_text("")
-    with pytest.raises(UserInputError) as error:
-        file_checks.check_writable_directory(str(tmp_path / "file" / "out"), "--output_dir")
-    assert str(error.value).startswith(f"--output_dir: cannot write to '{tmp_path}/file/out' (")
-    assert str(error.value).endswith("choose a folder you can write to.")
+    message = _refusal(file_checks.check_writable_directory, str(tmp_path / "file" / "out"),
+                       "--output_dir")
+    assert message.startswith(f"--output_dir: cannot write to '{tmp_path}/file/out' (")
+    assert message.endswith("choose a folder you can write to.")
     with pytest.raises(UserInputError, match="is a file, not a folder"):
         file_checks.check_writable_directory(str(tmp_path / "file"), "--output_dir")
 
@@ -93,9 +100,7 @@ def test_permission_denied_is_refused_before_work(tmp_path, monkeypatch):
         raise tf.errors.PermissionDeniedError(None, None, f"{path}; Permission denied")
 
     monkeypatch.setattr(tf.io.gfile, "GFile", denied)
-    with pytest.raises(UserInputError) as error:
-        file_checks.check_writable_directory(str(tmp_path), "--output_dir")
-    assert str(error.value) == (
+    assert _refusal(file_checks.check_writable_directory, str(tmp_path), "--output_dir") == (
         f"--output_dir: cannot write to '{tmp_path}' ({tmp_path}/.write-test-{os.getpid()}: "
         "Permission denied); choose a folder you can write to.")
 
@@ -131,9 +136,7 @@ def test_input_file_checks(tmp_path):
 def test_text_that_is_not_utf8_is_refused_with_the_byte(tmp_path, data, message):
     path = tmp_path / "input.txt"
     path.write_bytes(data)
-    with pytest.raises(UserInputError) as error:
-        file_checks.check_utf8_head(str(path), "--input_file")
-    assert str(error.value) == (
+    assert _refusal(file_checks.check_utf8_head, str(path), "--input_file") == (
         f"--input_file '{path}' is not UTF-8 text: {message}; convert it to UTF-8 (e.g. "
         "iconv -f UTF-16 -t UTF-8) or leave out binary files.")
 

@@ -21,8 +21,9 @@ from bert_tf.training import optimization
 from bert_tf.training.checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
 from tests.conftest import TINY_BERT as TINY
+from tests.conftest import assert_same_weights, kill_and_resume_fine_tuning
 from tests.conftest import checkpoint_weights as _weights
-from tests.conftest import error_lines, kill_and_resume, run_command
+from tests.conftest import error_lines, run_command
 from tests.conftest import eval_results as _results
 
 FILLER = ("the river mill bridge bread flour water market village children library "
@@ -94,13 +95,18 @@ def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, mo
     assert np.mean(rows.argmax(axis=1) == truth) >= 0.9
 
 
-def test_trainable_top_layers_leaves_the_rest_unchanged(tmp_path, model_files):
+def _weights_before_and_after_an_epoch(tmp_path, model_files, flag: str) -> tuple[dict, dict]:
+    """The initial weights and those after an epoch of training with `flag`."""
     data = _write_task(tmp_path / "data", counts=(("train", 32), ("dev", 8)))
     output = tmp_path / "out"
-    _run(data, output, model_files, "--do_train", "--num_train_epochs=1",
-         "--trainable_top_layers=1")
-    before = _weights(model_files / "bert_model.ckpt")
-    after = _weights(tf.train.latest_checkpoint(str(output)))
+    _run(data, output, model_files, "--do_train", "--num_train_epochs=1", flag)
+    return (_weights(model_files / "bert_model.ckpt"),
+            _weights(tf.train.latest_checkpoint(str(output))))
+
+
+def test_trainable_top_layers_leaves_the_rest_unchanged(tmp_path, model_files):
+    before, after = _weights_before_and_after_an_epoch(tmp_path, model_files,
+                                                       "--trainable_top_layers=1")
     for name, value in before.items():
         changed = not np.array_equal(after[name], value)
         should_change = name.startswith(("bert/encoder/layer_1/", "bert/pooler/"))
@@ -110,12 +116,8 @@ def test_trainable_top_layers_leaves_the_rest_unchanged(tmp_path, model_files):
 
 
 def test_freeze_embeddings_trains_the_encoder_only(tmp_path, model_files):
-    data = _write_task(tmp_path / "data", counts=(("train", 32), ("dev", 8)))
-    output = tmp_path / "out"
-    _run(data, output, model_files, "--do_train", "--num_train_epochs=1",
-         "--freeze_embeddings")
-    before = _weights(model_files / "bert_model.ckpt")
-    after = _weights(tf.train.latest_checkpoint(str(output)))
+    before, after = _weights_before_and_after_an_epoch(tmp_path, model_files,
+                                                       "--freeze_embeddings")
     for name, value in before.items():
         assert np.array_equal(after[name], value) == name.startswith("bert/embeddings/"), name
 
@@ -213,21 +215,11 @@ def test_sts_b_is_a_regression_with_pearson_and_spearman(tmp_path, model_files):
 def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_files):
     # Dropout on (Google's 0.1); the killed run dies (SIGKILL) in the middle of saving
     # step 15 of 20, the uninterrupted one runs beside it.
-    dropout = tmp_path / "dropout_config.json"
-    dropout.write_text(json.dumps({**TINY, "hidden_dropout_prob": 0.1,
-                                   "attention_probs_dropout_prob": 0.1}))
     data = _write_task(tmp_path / "data", counts=(("train", 160),))
-    flags = [f"--bert_config_file={dropout}", "--do_train", "--num_train_epochs=2",
-             "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
-    straight, killed, _ = kill_and_resume(
-        lambda output, *more, runner=(): _command(data, output, model_files, *more,
-                                                  runner=runner), tmp_path, flags)
-    final_straight = _weights(straight / "model.ckpt-20")
-    final_resumed = _weights(killed / "model.ckpt-20")
-    assert final_straight.keys() == final_resumed.keys()
+    straight, killed, _ = kill_and_resume_fine_tuning(_command, data, model_files, tmp_path,
+                                                      ["--num_train_epochs=2"])
+    _, final_resumed = assert_same_weights(straight / "model.ckpt-20", killed / "model.ckpt-20")
     assert int(final_resumed["global_step"]) == 20
-    for name, value in final_straight.items():
-        np.testing.assert_allclose(final_resumed[name], value, atol=1e-6, err_msg=name)
 
 
 def _pretraining_folder(directory, record: str):

@@ -26,8 +26,9 @@ from bert_tf.training import optimization
 from bert_tf.training.checkpoints import RECORD, TrainingCheckpoints
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
 from tests.conftest import TINY_BERT as TINY
+from tests.conftest import assert_same_weights, kill_and_resume_fine_tuning
 from tests.conftest import checkpoint_weights as _weights
-from tests.conftest import error_lines, kill_and_resume, run_command
+from tests.conftest import error_lines, run_command
 from tests.conftest import eval_results as _results
 
 # One pool for people and places: only the word before a name tells which it is.
@@ -233,23 +234,14 @@ def test_export_tags_every_word_as_the_script_predicted(tmp_path, model_files):
 def test_killed_run_resumes_with_dropout_to_the_same_weights(tmp_path, model_files):
     # Dropout on (Google's 0.1); the killed run dies (SIGKILL) in the middle of saving
     # step 15, the uninterrupted one runs beside it.
-    dropout = tmp_path / "dropout_config.json"
-    dropout.write_text(json.dumps({**TINY, "hidden_dropout_prob": 0.1,
-                                   "attention_probs_dropout_prob": 0.1}))
     data = _write_task(tmp_path / "data", counts=(("train", 80),))
-    flags = [f"--bert_config_file={dropout}", "--do_train", "--num_train_epochs=4",
-             "--save_checkpoints_steps=5", "--iterations_per_loop=5"]
-    straight, killed, _ = kill_and_resume(
-        lambda output, *more, runner=(): _command(data, output, model_files, *more,
-                                                  runner=runner), tmp_path, flags)
+    straight, killed, _ = kill_and_resume_fine_tuning(_command, data, model_files, tmp_path,
+                                                      ["--num_train_epochs=4"])
     last = tf.train.latest_checkpoint(str(straight))
     assert int(last.rsplit("-", 1)[1]) > 15
-    final_straight = _weights(last)
-    final_resumed = _weights(tf.train.latest_checkpoint(str(killed)))
-    assert final_straight.keys() == final_resumed.keys()
+    final_straight, final_resumed = assert_same_weights(
+        last, tf.train.latest_checkpoint(str(killed)))
     assert final_resumed["global_step"] == final_straight["global_step"]
-    for name, value in final_straight.items():
-        np.testing.assert_allclose(final_resumed[name], value, atol=1e-6, err_msg=name)
 
 
 def test_folder_of_a_classifier_run_is_refused_untouched(tmp_path, model_files):

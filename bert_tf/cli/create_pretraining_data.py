@@ -25,6 +25,7 @@ from absl import flags, logging
 # `run`, after starting them.
 from bert_tf import file_checks
 from bert_tf.cli import command
+from bert_tf.cli import flags as flags_lib
 from bert_tf.errors import UserInputError
 from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
 from bert_tf.tasks.pretraining.instances import MaskingConfig
@@ -49,16 +50,17 @@ def define_flags() -> None:
                         "allowed, local or gs://.")
     flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-separated; "
                         "instances are dealt round-robin over them.")
-    flags.DEFINE_string("vocab_file", None, "The vocabulary file the BERT model was trained "
-                        "on.")
-    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased models).")
+    flags_lib.define_model_flags(
+        __name__, bert_config_file="Optional: the model's bert_config.json, to check "
+        "--max_seq_length and the vocabulary against it.",
+        vocab_file="The vocabulary file the BERT model was trained on.",
+        max_seq_length="Maximum sequence length.")
     flags.DEFINE_bool("do_whole_word_mask", False, "Mask whole words (a piece and its ## "
                       "continuations) instead of single WordPieces.")
     flags.DEFINE_enum("whole_word_mask_decision", "word", ["word", "piece"],
                       "With --do_whole_word_mask: draw the 80/10/10 [MASK]/random/keep "
                       "choice once per word ('word'), or per piece as Google's script does "
                       "('piece', its issue #910).")
-    flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
     flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of masked LM "
                          "predictions per sequence.")
     flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
@@ -71,8 +73,6 @@ def define_flags() -> None:
                          "all cores).")
     flags.DEFINE_float("max_shard_mb", 4.0, "Documents are processed in shards of about "
                        "this many MB of text; memory use grows with it.")
-    flags.DEFINE_string("bert_config_file", None, "Optional: the model's bert_config.json, "
-                        "to check --max_seq_length and the vocabulary against it.")
     flags.DEFINE_bool("overwrite_output", False, "Replace output files that already exist.")
     flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
 

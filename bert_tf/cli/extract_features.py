@@ -17,6 +17,7 @@ from absl import flags, logging
 
 from bert_tf import checkpoints, file_checks, io
 from bert_tf.cli import command
+from bert_tf.cli import flags as flags_lib
 from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertModel
@@ -33,17 +34,11 @@ def define_flags() -> None:
     flags.DEFINE_string("output_file", None, "Where to write the JSON lines.")
     flags.DEFINE_bool("overwrite_output", False, "Replace --output_file if it exists.")
     flags.DEFINE_string("layers", "-1,-2,-3,-4", "Comma-separated encoder layer indexes.")
-    flags.DEFINE_string("bert_config_file", None,
-                        "bert_config.json (or a Hugging Face config.json). Default: the one "
-                        "beside --init_checkpoint.")
-    flags.DEFINE_integer("max_seq_length", 128, "Maximum WordPiece length; longer inputs "
-                         "are truncated, shorter ones padded.")
-    flags.DEFINE_string("init_checkpoint", None, "Google TF checkpoint prefix, Hugging Face "
-                        "directory or .safetensors file, or one of this project's "
-                        "checkpoints.")
-    flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt. Default: the one beside "
-                        "--init_checkpoint.")
-    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased models).")
+    flags_lib.define_model_flags(
+        __name__, init_checkpoint="Google TF checkpoint prefix, Hugging Face directory or "
+        ".safetensors file, or one of this project's checkpoints.",
+        max_seq_length="Maximum WordPiece length; longer inputs are truncated, shorter "
+        "ones padded.")
     flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.")
     flags.DEFINE_bool("use_tpu", False, "Run on a TPU (not supported by this script yet).")
     flags.DEFINE_string("master", None, "TPU master address (with --use_tpu).")

@@ -1,7 +1,8 @@
 """The flags `run_classifier.py` and `run_ner.py` share: Google's fine-tuning flags plus
 this project's additions, defined once, and the one frozen options object made from
 them (`fine_tuning_options`). `run_pretraining.py` shares the device flags
-(`define_device_flags`, `device_options`).
+(`define_device_flags`, `device_options`); every script that loads a model or reads text
+for one, the model flags (`define_model_flags`, with its own help texts).
 
 Defining them is an explicit call from a command's `define_flags()`, never a side
 effect of importing a module. Checks of the values are the library's
@@ -10,11 +11,14 @@ arguments, which `bert_tf.cli.app` words as these flags.
 """
 
 import dataclasses
+import typing
 
 from absl import flags
 
-from bert_tf.tasks.base import DeviceOptions, FineTuningOptions
-from bert_tf.training import trainer as training
+# Only light modules at the top: `create_pretraining_data.py` defines its flags here
+# too, and its worker processes must not load TensorFlow (see that module).
+if typing.TYPE_CHECKING:
+    from bert_tf.tasks.base import DeviceOptions, FineTuningOptions
 
 FLAGS = flags.FLAGS
 
@@ -22,17 +26,11 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """Registers the shared flags (names and defaults as Google's `run_classifier.py`)."""
     flags.DEFINE_string("data_dir", None, "The input data directory (train/dev/test files).")
-    flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face "
-                        "config.json). Default: the one beside --init_checkpoint.")
-    flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt. Default: the one beside "
-                        "--init_checkpoint.")
+    define_model_flags(__name__, init_checkpoint="Initial weights: a Google checkpoint "
+                       "prefix, a Hugging Face directory or .safetensors file, or a "
+                       "checkpoint of this project.")
     flags.DEFINE_string("output_dir", None, "Where checkpoints, results and the label list "
                         "go.")
-    flags.DEFINE_string("init_checkpoint", None, "Initial weights: a Google checkpoint "
-                        "prefix, a Hugging Face directory or .safetensors file, or a "
-                        "checkpoint of this project.")
-    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (uncased models).")
-    flags.DEFINE_integer("max_seq_length", 128, "Maximum WordPiece sequence length.")
     flags.DEFINE_bool("do_train", False, "Whether to run training.")
     flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.")
     flags.DEFINE_bool("do_predict", False, "Whether to predict on the test set.")
@@ -66,10 +64,41 @@ def define_flags() -> None:
     flags.mark_flags_as_required(["output_dir"])
 
 
+def define_model_flags(
+        module_name: str, *,
+        bert_config_file: str | None = "bert_config.json (or a Hugging Face config.json). "
+        "Default: the one beside --init_checkpoint.",
+        vocab_file: str | None = "WordPiece vocab.txt. Default: the one beside "
+        "--init_checkpoint.",
+        init_checkpoint: str | None = None,
+        do_lower_case: str | None = "Lower-case the input (uncased models).",
+        max_seq_length: str = "Maximum WordPiece sequence length.") -> None:
+    """Registers the flags that name the model and how text is fed to it, which most
+    scripts take: --bert_config_file, --vocab_file, --init_checkpoint, --do_lower_case
+    (default True) and --max_seq_length (default 128), with Google's names and defaults.
+
+    Args:
+      module_name: the command module the flags belong to (`--help` lists them as its
+        own).
+      bert_config_file, vocab_file, init_checkpoint, do_lower_case, max_seq_length: each
+        flag's help text, as the script words it; None leaves the flag out (a script
+        that does not take it).
+    """
+    for name, help_text in (("bert_config_file", bert_config_file),
+                            ("vocab_file", vocab_file),
+                            ("init_checkpoint", init_checkpoint)):
+        if help_text is not None:
+            flags.DEFINE_string(name, None, help_text, module_name=module_name)
+    if do_lower_case is not None:
+        flags.DEFINE_bool("do_lower_case", True, do_lower_case, module_name=module_name)
+    flags.DEFINE_integer("max_seq_length", 128, max_seq_length, module_name=module_name)
+
+
 def define_device_flags() -> None:
     """Registers the flags of where and how training runs, which `run_pretraining.py`
     shares too: Google's TPU flags, --distribution_strategy, --mixed_precision,
     --jit_compile and --gradient_accumulation_steps."""
+    from bert_tf.training import trainer as training
     flags.DEFINE_bool("use_tpu", False, "Run on a TPU (implies --distribution_strategy=tpu).")
     flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use ('local' on Colab).")
     flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
@@ -87,9 +116,10 @@ def define_device_flags() -> None:
                          "step.")
 
 
-def device_options() -> DeviceOptions:
+def device_options() -> "DeviceOptions":
     """The device flags as `DeviceOptions` (Google's --use_tpu means the TPU strategy,
     --master names the TPU when --tpu_name does not)."""
+    from bert_tf.tasks.base import DeviceOptions
     return DeviceOptions(
         distribution_strategy="tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy,
         tpu=FLAGS.tpu_name or FLAGS.master, tpu_zone=FLAGS.tpu_zone,
@@ -98,8 +128,9 @@ def device_options() -> DeviceOptions:
         gradient_accumulation_steps=FLAGS.gradient_accumulation_steps)
 
 
-def fine_tuning_options() -> FineTuningOptions:
+def fine_tuning_options() -> "FineTuningOptions":
     """The shared flags (after parsing) as the one `FineTuningOptions`."""
+    from bert_tf.tasks.base import FineTuningOptions
     names = [field.name for field in dataclasses.fields(FineTuningOptions)
              if field.name != "device"]
     return FineTuningOptions(**{name: FLAGS[name].value for name in names},

@@ -37,14 +37,15 @@ def define_flags() -> None:
     """Registers the command's flags: Google's, the device flags it shares with the
     fine-tuning scripts (`bert_tf.cli.flags.define_device_flags`) and this project's
     --optimizer, --adam_bias_correction, --keep_checkpoints, --log_steps and --seed."""
-    flags.DEFINE_string("bert_config_file", None, "The config of the model to pre-train.")
+    shared_flags.define_model_flags(
+        __name__, bert_config_file="The config of the model to pre-train.", vocab_file=None,
+        init_checkpoint="Initial weights (Google, Hugging Face or own checkpoint); heads "
+        "it lacks start fresh.", do_lower_case=None,
+        max_seq_length="Sequence length of the records.")
     flags.DEFINE_string("input_file", None, "Input TFRecord files: comma-separated, globs "
                         "allowed.")
     flags.DEFINE_string("output_dir", None, "Where checkpoints, summaries and eval results "
                         "go.")
-    flags.DEFINE_string("init_checkpoint", None, "Initial weights (Google, Hugging Face or "
-                        "own checkpoint); heads it lacks start fresh.")
-    flags.DEFINE_integer("max_seq_length", 128, "Sequence length of the records.")
     flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per record.")
     flags.DEFINE_bool("do_train", False, "Whether to run training.")
     flags.DEFINE_bool("do_eval", False, "Whether to run eval on the input files.")

@@ -162,6 +162,12 @@ class FineTuningOptions:
             raise InvalidArgumentError("early_stopping_patience",
                                        self.early_stopping_patience, "needs do_train.")
 
+    def export_arguments(self, vocab_file: str) -> dict:
+        """The arguments of a `bert_tf.serving` export that come from the run, the same
+        for every task: the export folder and how raw text becomes the model's input."""
+        return dict(export_dir=self.export_dir, vocab_file=vocab_file,
+                    do_lower_case=self.do_lower_case, max_seq_length=self.max_seq_length)
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskInfo:

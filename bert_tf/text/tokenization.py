@@ -24,6 +24,7 @@ import unicodedata
 
 import tensorflow as tf
 
+from bert_tf import file_checks
 from bert_tf.errors import UserInputError
 
 UNK_TOKEN = "[UNK]"
@@ -56,16 +57,9 @@ def load_vocab(vocab_file: str) -> "collections.OrderedDict[str, int]":
     if tf.io.gfile.isdir(vocab_file):
         raise VocabError(f"Vocabulary file {vocab_file!r} is a directory. Pass --vocab_file "
                          "with the vocab.txt file in it.")
-    with tf.io.gfile.GFile(vocab_file, "rb") as reader:
-        raw = reader.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise VocabError(
-            f"Vocabulary file {vocab_file!r} is not UTF-8 (line {line}). "
-            "Save it as UTF-8, one token per line.") from error
-    lines = text.split("\n")
+    lines = file_checks.read_text(vocab_file, lambda line: VocabError(
+        f"Vocabulary file {vocab_file!r} is not UTF-8 (line {line}). "
+        "Save it as UTF-8, one token per line.")).split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # The newline that ends the last token.
     vocab: "collections.OrderedDict[str, int]" = collections.OrderedDict()

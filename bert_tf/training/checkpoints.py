@@ -33,7 +33,7 @@ from absl import logging
 from bert_tf import checkpoints
 from bert_tf.checkpoints import formats
 from bert_tf.errors import InvalidArgumentError, UserInputError
-from bert_tf.io import temporary_path, write_atomically
+from bert_tf.io import read_json, temporary_path, write_atomically
 from bert_tf.training import optimization
 
 RECORD = "bert_tf_checkpoints.json"
@@ -101,18 +101,15 @@ def read_record(output_dir: str) -> dict | None:
       UserInputError: if the record is not such JSON.
     """
     path = os.path.join(output_dir, RECORD)
-    if not tf.io.gfile.exists(path):
-        return None
-    try:
-        with tf.io.gfile.GFile(path) as reader:
-            record = json.load(reader)
+
+    def parse(record: dict) -> dict:
         record["steps"] = sorted(int(step) for step in record["steps"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise UserInputError(
-            f"{path} is not the checkpoint record this project writes ({error}); if the "
-            f"folder's checkpoints are yours, remove {RECORD} and pass one of them as "
-            "init_checkpoint to a run in another folder.") from error
-    return record
+        return record
+
+    return read_json(path, parse, lambda error: UserInputError(
+        f"{path} is not the checkpoint record this project writes ({error}); if the "
+        f"folder's checkpoints are yours, remove {RECORD} and pass one of them as "
+        "init_checkpoint to a run in another folder."))
 
 
 def _foreign_checkpoint_files(output_dir: str, record: dict | None) -> list[str]:

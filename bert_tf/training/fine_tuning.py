@@ -46,15 +46,13 @@ def read_task_info(output_dir: str, run_kind: str) -> dict | None:
         wrote it.
     """
     path = os.path.join(output_dir, TASK_INFO)
-    if not tf.io.gfile.exists(path):
+    read = outputs.read_json(
+        path, lambda fields: (fields, _written_by(fields)), lambda error: UserInputError(
+            f"{path} is not the task file this project writes ({error}); choose a new "
+            "output folder."))
+    if read is None:
         return None
-    try:
-        with tf.io.gfile.GFile(path) as reader:
-            fields = json.load(reader)
-        written_by = _written_by(fields)
-    except (ValueError, TypeError, AttributeError) as error:
-        raise UserInputError(f"{path} is not the task file this project writes ({error}); "
-                             "choose a new output folder.") from error
+    fields, written_by = read
     if written_by != run_kind:
         raise UserInputError(
             f"{output_dir!r} holds the task of a {written_by} run ({TASK_INFO}), and this "

@@ -123,17 +123,26 @@ _NLI = ("contradiction", "entailment", "neutral")
 _ENTAILMENT = ("entailment", "not_entailment")
 
 
+def _tsv_splits(labelled: dict, test: dict) -> dict[str, _Split]:
+    """The usual layout: `train.tsv` and `dev.tsv` with the `labelled` columns (`_Split`
+    fields, the label's among them), `test.tsv` with the `test` columns."""
+    return {TRAIN: _Split("train.tsv", "train", **labelled),
+            DEV: _Split("dev.tsv", "dev", **labelled),
+            TEST: _Split("test.tsv", "test", **test)}
+
+
+# QNLI's, RTE's and WNLI's layout: the id, the two texts, then the label.
+_ID_PAIR_LABEL_SPLITS = _tsv_splits(dict(text_a=1, text_b=2, label=3, guid=0),
+                                    test=dict(text_a=1, text_b=2, guid=0))
+
+
 class ColaProcessor(GlueProcessor):
     """CoLA: single sentences, acceptable (1) or not (0); train/dev have no header."""
 
     task_name = "cola"
     labels = _BINARY
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=3, label=1, has_header=False,
-                      num_columns=4),
-        DEV: _Split("dev.tsv", "dev", text_a=3, label=1, has_header=False, num_columns=4),
-        TEST: _Split("test.tsv", "test", text_a=1),
-    }
+    splits = _tsv_splits(dict(text_a=3, label=1, has_header=False, num_columns=4),
+                         test=dict(text_a=1))
 
 
 class MnliProcessor(GlueProcessor):
@@ -168,11 +177,8 @@ class MrpcProcessor(GlueProcessor):
 
     task_name = "mrpc"
     labels = _BINARY
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=3, text_b=4, label=0),
-        DEV: _Split("dev.tsv", "dev", text_a=3, text_b=4, label=0),
-        TEST: _Split("test.tsv", "test", text_a=3, text_b=4),
-    }
+    splits = _tsv_splits(dict(text_a=3, text_b=4, label=0),
+                         test=dict(text_a=3, text_b=4))
 
 
 class Sst2Processor(GlueProcessor):
@@ -180,11 +186,7 @@ class Sst2Processor(GlueProcessor):
 
     task_name = "sst-2"
     labels = _BINARY
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=0, label=1),
-        DEV: _Split("dev.tsv", "dev", text_a=0, label=1),
-        TEST: _Split("test.tsv", "test", text_a=1, guid=0),
-    }
+    splits = _tsv_splits(dict(text_a=0, label=1), test=dict(text_a=1, guid=0))
 
 
 class QnliProcessor(GlueProcessor):
@@ -192,11 +194,7 @@ class QnliProcessor(GlueProcessor):
 
     task_name = "qnli"
     labels = _ENTAILMENT
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=1, text_b=2, label=3, guid=0),
-        DEV: _Split("dev.tsv", "dev", text_a=1, text_b=2, label=3, guid=0),
-        TEST: _Split("test.tsv", "test", text_a=1, text_b=2, guid=0),
-    }
+    splits = _ID_PAIR_LABEL_SPLITS
 
 
 class QqpProcessor(GlueProcessor):
@@ -206,11 +204,8 @@ class QqpProcessor(GlueProcessor):
     task_name = "qqp"
     labels = _BINARY
     skip_malformed_rows = True
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=3, text_b=4, label=5, guid=0),
-        DEV: _Split("dev.tsv", "dev", text_a=3, text_b=4, label=5, guid=0),
-        TEST: _Split("test.tsv", "test", text_a=1, text_b=2, guid=0),
-    }
+    splits = _tsv_splits(dict(text_a=3, text_b=4, label=5, guid=0),
+                         test=dict(text_a=1, text_b=2, guid=0))
 
 
 class RteProcessor(GlueProcessor):
@@ -218,11 +213,7 @@ class RteProcessor(GlueProcessor):
 
     task_name = "rte"
     labels = _ENTAILMENT
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=1, text_b=2, label=3, guid=0),
-        DEV: _Split("dev.tsv", "dev", text_a=1, text_b=2, label=3, guid=0),
-        TEST: _Split("test.tsv", "test", text_a=1, text_b=2, guid=0),
-    }
+    splits = _ID_PAIR_LABEL_SPLITS
 
 
 class WnliProcessor(RteProcessor):
@@ -238,11 +229,8 @@ class StsbProcessor(GlueProcessor):
     task_name = "sts-b"
     labels = None
     is_regression = True
-    splits = {
-        TRAIN: _Split("train.tsv", "train", text_a=7, text_b=8, label=9, guid=0),
-        DEV: _Split("dev.tsv", "dev", text_a=7, text_b=8, label=9, guid=0),
-        TEST: _Split("test.tsv", "test", text_a=7, text_b=8, guid=0),
-    }
+    splits = _tsv_splits(dict(text_a=7, text_b=8, label=9, guid=0),
+                         test=dict(text_a=7, text_b=8, guid=0))
 
     def _label(self, cell: str, path: str, line: int) -> float:
         try:

@@ -236,10 +236,8 @@ class ClassificationTask(Task):
 
     def export(self, model: keras.Model, vocab_file: str) -> str:
         """See base class: a SavedModel that takes raw text (two texts for a pair)."""
-        options = self.options
         return serving.export_classifier(
-            model, options.export_dir, vocab_file=vocab_file,
-            do_lower_case=options.do_lower_case, max_seq_length=options.max_seq_length,
+            model, **self.options.export_arguments(vocab_file),
             label_list=None if self.info.is_regression else list(self.info.labels),
             pair=self.info.pair)
 

@@ -27,6 +27,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
+from bert_tf import file_checks
 from bert_tf.errors import UserInputError
 # The tag schemes live below the tasks (serving chunks entities with them too); they
 # are part of this module's API as well.
@@ -165,15 +166,9 @@ def _read_lines(path: str) -> list[str]:
 
     if not tf.io.gfile.exists(path):
         raise UserInputError(f"CoNLL file {path!r} does not exist.")
-    with tf.io.gfile.GFile(path, "rb") as reader:
-        raw = reader.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise UserInputError(f"CoNLL file {path!r}, line {line}: not UTF-8. Save the "
-                             "file as UTF-8.") from error
-    return text.split("\n")
+    return file_checks.read_text(path, lambda line: UserInputError(
+        f"CoNLL file {path!r}, line {line}: not UTF-8. Save the file as UTF-8."),
+        encoding="utf-8-sig").split("\n")
 
 
 def _parse_documents(path: str, lines: list[str]) -> list[Document]:

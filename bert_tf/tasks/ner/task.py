@@ -254,9 +254,7 @@ class NerTask(Task):
 
     def export(self, model: keras.Model, vocab_file: str) -> str:
         """See base class: a SavedModel that tags the words of raw text."""
-        options = self.options
         return serving.export_token_classifier(
-            model, options.export_dir, vocab_file=vocab_file,
-            do_lower_case=options.do_lower_case, max_seq_length=options.max_seq_length,
+            model, **self.options.export_arguments(vocab_file),
             label_list=list(self.info.labels), doc_stride=self.task_options.doc_stride,
             max_words_per_request=self.task_options.max_words_per_request)
