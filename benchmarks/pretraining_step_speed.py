@@ -20,6 +20,7 @@ from bert_tf.training import optimization
 
 from bert_tf.tasks.pretraining import objectives as pretraining_objectives
 
+from bert_tf.training import distribution
 from bert_tf.training import trainer as training
 from bert_tf.configs import BertConfig
 from bert_tf.modeling import BertPretrainer
@@ -56,7 +57,7 @@ def _batch(config: BertConfig, batch_size: int) -> dict[str, np.ndarray]:
 
 def ours(config: BertConfig, batch: dict):
     """bert_tf's Trainer step (the loop run_pretraining.py uses)."""
-    training.set_precision(FLAGS.mixed_precision)
+    distribution.set_precision(FLAGS.mixed_precision)
     model = BertPretrainer(config)
     optimizer = optimization.create_optimizer(1e-4, 10_000, 100)
     trainer = training.Trainer(tf.distribute.get_strategy(), model, optimizer,

@@ -18,6 +18,7 @@ from bert_tf.training import optimization
 
 from bert_tf.tasks.pretraining import objectives as pretraining_objectives
 
+from bert_tf.training import distribution
 from bert_tf.training import trainer as training
 from bert_tf.configs import BertConfig
 from bert_tf.tasks.pretraining import dataset as pretraining_dataset
@@ -269,7 +270,7 @@ def test_two_workers_on_loopback_agree(records, tmp_path):
 def test_precision_accumulation_and_xla_train(records, tmp_path, precision, accumulation,
                                               jit_compile):
     import keras
-    training.set_precision(precision)
+    distribution.set_precision(precision)
     try:
         config = BertConfig.from_dict(TINY)
         model = BertPretrainer(config)
@@ -291,7 +292,7 @@ def test_precision_accumulation_and_xla_train(records, tmp_path, precision, accu
         assert last["masked_lm_loss"] < first["masked_lm_loss"] - 0.5
         assert all(variable.dtype == "float32" for variable in model.weights)
     finally:
-        training.set_precision("none")
+        distribution.set_precision("none")
 
 
 def test_train_step_compiles_with_static_shapes_for_xla(records, tmp_path):

@@ -98,7 +98,7 @@ def define_device_flags() -> None:
     """Registers the flags of where and how training runs, which `run_pretraining.py`
     shares too: Google's TPU flags, --distribution_strategy, --mixed_precision,
     --jit_compile and --gradient_accumulation_steps."""
-    from bert_tf.training import trainer as training
+    from bert_tf.training import distribution
     flags.DEFINE_bool("use_tpu", False, "Run on a TPU (implies --distribution_strategy=tpu).")
     flags.DEFINE_string("tpu_name", None, "The Cloud TPU to use ('local' on Colab).")
     flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
@@ -106,10 +106,10 @@ def define_device_flags() -> None:
     flags.DEFINE_string("master", None, "TPU address (used when --tpu_name is not given).")
     flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the TPU system "
                          "reports its cores.")
-    flags.DEFINE_enum("distribution_strategy", "default", list(training.STRATEGIES),
+    flags.DEFINE_enum("distribution_strategy", "default", list(distribution.STRATEGIES),
                       "default (one device), mirrored (local GPUs), multi_worker_mirrored "
                       "(machines in TF_CONFIG) or tpu.")
-    flags.DEFINE_enum("mixed_precision", "none", list(training.PRECISIONS),
+    flags.DEFINE_enum("mixed_precision", "none", list(distribution.PRECISIONS),
                       "Compute in bf16 or fp16 (dynamic loss scaling); weights stay float32.")
     flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
     flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer "

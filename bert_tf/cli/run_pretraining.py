@@ -26,6 +26,7 @@ from bert_tf.tasks.pretraining import records as pretraining_records
 from bert_tf.text import packing
 from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.training import fine_tuning, optimization
+from bert_tf.training import distribution
 from bert_tf.training import trainer as training
 
 FLAGS = flags.FLAGS
@@ -112,10 +113,10 @@ def make_strategy(files: list[str]) -> tf.distribute.Strategy:
     for (on a TPU, every path must be on Cloud Storage)."""
     device = shared_flags.device_options()
     if device.uses_tpu:
-        training.check_tpu_paths({"--input_file": files, "--output_dir": [FLAGS.output_dir],
+        distribution.check_tpu_paths({"--input_file": files, "--output_dir": [FLAGS.output_dir],
                                   "--init_checkpoint": [FLAGS.init_checkpoint]})
-    training.set_precision(device.mixed_precision)
-    return training.make_strategy(device.distribution_strategy, tpu=device.tpu,
+    distribution.set_precision(device.mixed_precision)
+    return distribution.make_strategy(device.distribution_strategy, tpu=device.tpu,
                                   tpu_zone=device.tpu_zone, gcp_project=device.gcp_project)
 
 

@@ -23,6 +23,7 @@ from bert_tf.tasks.base import TRAIN, FineTuningOptions, Task, TaskInfo
 from bert_tf.text import packing, tokenization
 from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.training import fine_tuning, optimization
+from bert_tf.training import distribution
 from bert_tf.training import trainer as training
 
 
@@ -110,11 +111,11 @@ def make_strategy(options: FineTuningOptions,
     """
     device = options.device
     if device.uses_tpu:
-        training.check_tpu_paths({
+        distribution.check_tpu_paths({
             f"{argument_prefix}output_dir": [options.output_dir],
             f"{argument_prefix}init_checkpoint": [options.init_checkpoint]})
-    training.set_precision(device.mixed_precision)
-    strategy = training.make_strategy(device.distribution_strategy, tpu=device.tpu,
+    distribution.set_precision(device.mixed_precision)
+    strategy = distribution.make_strategy(device.distribution_strategy, tpu=device.tpu,
                                       tpu_zone=device.tpu_zone,
                                       gcp_project=device.gcp_project)
     for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):

@@ -22,9 +22,6 @@ from bert_tf.errors import TrainingError, UserInputError
 from bert_tf.layers import dropout
 from bert_tf.training.checkpoints import TrainingCheckpoints
 from bert_tf.training.distribution import is_chief
-# Until every caller imports them from `distribution`, where they now live.
-from bert_tf.training.distribution import (  # noqa: F401
-    PRECISIONS, STRATEGIES, check_tpu_paths, make_strategy, set_precision)
 
 
 class Trainer:
