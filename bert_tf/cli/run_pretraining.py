@@ -26,7 +26,6 @@ from bert_tf.tasks.pretraining import records as pretraining_records
 from bert_tf.text import packing
 from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.training import fine_tuning, optimization
-from bert_tf.training import distribution
 from bert_tf.training import trainer as training
 
 FLAGS = flags.FLAGS
@@ -111,13 +110,9 @@ def read_config_and_records() -> tuple[BertConfig, list[str]]:
 def make_strategy(files: list[str]) -> tf.distribute.Strategy:
     """Sets the precision and builds the distribution strategy the device flags ask
     for (on a TPU, every path must be on Cloud Storage)."""
-    device = shared_flags.device_options()
-    if device.uses_tpu:
-        distribution.check_tpu_paths({"--input_file": files, "--output_dir": [FLAGS.output_dir],
-                                  "--init_checkpoint": [FLAGS.init_checkpoint]})
-    distribution.set_precision(device.mixed_precision)
-    return distribution.make_strategy(device.distribution_strategy, tpu=device.tpu,
-                                  tpu_zone=device.tpu_zone, gcp_project=device.gcp_project)
+    return shared_flags.device_options().make_strategy({
+        "--input_file": files, "--output_dir": [FLAGS.output_dir],
+        "--init_checkpoint": [FLAGS.init_checkpoint]})
 
 
 def make_trainer(strategy: tf.distribute.Strategy, config: BertConfig) -> training.Trainer:

@@ -24,7 +24,7 @@ import tensorflow as tf
 from bert_tf.configs import BertConfig
 from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.text.tokenization import FullTokenizer
-from bert_tf.training import fine_tuning
+from bert_tf.training import distribution, fine_tuning
 
 TRAIN, DEV, TEST = "train", "dev", "test"
 
@@ -55,6 +55,17 @@ class DeviceOptions:
     def uses_tpu(self) -> bool:
         """Whether the run is on a TPU (static shapes needed)."""
         return self.distribution_strategy == "tpu"
+
+    def make_strategy(self, tpu_paths: dict[str, list[str | None]]) -> tf.distribute.Strategy:
+        """Sets the precision policy and returns the `tf.distribute` strategy these
+        options ask for; on a TPU, first refuses local paths among `tpu_paths` (argument
+        name -> paths), since TPU workers read only Cloud Storage."""
+        if self.uses_tpu:
+            distribution.check_tpu_paths(tpu_paths)
+        distribution.set_precision(self.mixed_precision)
+        return distribution.make_strategy(self.distribution_strategy, tpu=self.tpu,
+                                          tpu_zone=self.tpu_zone,
+                                          gcp_project=self.gcp_project)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,6 @@ from bert_tf.tasks.base import TRAIN, FineTuningOptions, Task, TaskInfo
 from bert_tf.text import packing, tokenization
 from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.training import fine_tuning, optimization
-from bert_tf.training import distribution
 from bert_tf.training import trainer as training
 
 
@@ -109,15 +108,9 @@ def make_strategy(options: FineTuningOptions,
     Raises:
       InvalidArgumentError: if a batch size does not divide over the replicas.
     """
-    device = options.device
-    if device.uses_tpu:
-        distribution.check_tpu_paths({
-            f"{argument_prefix}output_dir": [options.output_dir],
-            f"{argument_prefix}init_checkpoint": [options.init_checkpoint]})
-    distribution.set_precision(device.mixed_precision)
-    strategy = distribution.make_strategy(device.distribution_strategy, tpu=device.tpu,
-                                      tpu_zone=device.tpu_zone,
-                                      gcp_project=device.gcp_project)
+    strategy = options.device.make_strategy({
+        f"{argument_prefix}output_dir": [options.output_dir],
+        f"{argument_prefix}init_checkpoint": [options.init_checkpoint]})
     for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
         if getattr(options, name) % strategy.num_replicas_in_sync:
             raise InvalidArgumentError(name, getattr(options, name), "must be a multiple "
