@@ -87,10 +87,11 @@ def run_ours(task, run_options, seed: int) -> dict:
 
 
 def train_hugging_face(model, examples: int, batches, loss, rng: np.random.Generator,
-                       device: str = "cpu") -> tuple[int, float]:
+                       device: str = "cpu", steps: int | None = None) -> tuple[int, float]:
     """Fine-tunes the PyTorch `model` as bert_tf does on `examples` training examples,
     `batches(order)` giving (inputs, labels) of the rows in `order` and `loss(inputs,
-    labels)` the batch's loss; returns the steps and the seconds of training."""
+    labels)` the batch's loss, for `steps` steps (default: --num_train_epochs over the
+    examples); returns the steps and the seconds of training."""
     import transformers
     no_decay = [p for n, p in model.named_parameters() if "LayerNorm" in n or n.endswith("bias")]
     decay = [p for n, p in model.named_parameters()
@@ -98,7 +99,8 @@ def train_hugging_face(model, examples: int, batches, loss, rng: np.random.Gener
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                                    {"params": no_decay, "weight_decay": 0.0}],
                                   lr=FLAGS.learning_rate, betas=(0.9, 0.999), eps=1e-6)
-    steps = max(1, int(examples / FLAGS.train_batch_size * FLAGS.num_train_epochs))
+    if steps is None:
+        steps = max(1, int(examples / FLAGS.train_batch_size * FLAGS.num_train_epochs))
     schedule = transformers.get_linear_schedule_with_warmup(
         optimizer, int(steps * FLAGS.warmup_proportion), steps)
     model.train()

@@ -317,3 +317,41 @@ class BertCrfTokenClassifier(BertTokenClassifier):
             outputs["tags"] = self.crf.decode(outputs["logits"],
                                               inputs["label_weights"] > 0)
         return outputs
+
+
+class BertSpanExtractor(_ConfiguredModel):
+    """Extractive question answering, as Google's `run_squad.py` (`create_model`): the
+    sequence output, without dropout, times `cls/squad/output_weights` [2, H] plus
+    `cls/squad/output_bias` [2] gives every position a start and an end logit.
+
+    Called with the encoder's inputs, it returns `start_logits` and `end_logits`,
+    float32 [batch, seq]. Hugging Face's `BertForQuestionAnswering` holds the same
+    head as `qa_outputs.weight` [2, H] and `qa_outputs.bias`.
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        """Creates the encoder and the span head with fresh weights."""
+        kwargs.setdefault("name", "bert_span_extractor")
+        super().__init__(config, **kwargs)
+        self.bert = BertModel(config)
+        # The pooler plays no part (and would get no gradient); it stays loadable.
+        self.bert.pooler.trainable = False
+        self.span = OutputHead(config, 2, name="squad")
+        self.span.build()
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """Encodes the batch and scores every position; see the class docstring."""
+        logits = self.span(self.bert(inputs, training=training)["sequence_output"])
+        return {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
+
+    def google_variable_map(self) -> dict[str, keras.Variable]:
+        """The encoder's names, then `cls/squad/output_weights` and
+        `cls/squad/output_bias`."""
+        return {**self.bert.google_variable_map(),
+                **_output_head_names("cls/squad/", self.span)}
+
+    def hugging_face_head_names(self) -> dict[str, str]:
+        """Hugging Face's `qa_outputs.weight` [2, H] and `qa_outputs.bias`."""
+        return {"cls/squad/output_weights": "qa_outputs.weight",
+                "cls/squad/output_bias": "qa_outputs.bias"}

@@ -90,4 +90,24 @@ echo "== 9. A raw-text request to the NER SavedModel"
 "$PY" samples/serve_request.py "$OUT/ner_export" \
   "Mr Tom Carter sells bread at the market in Eastbrook."
 
+echo "== 10. run_squad.py: question answering on the sample passages (samples/qa), export"
+fine_tune run_squad.py qa --train_file=samples/qa/train.json \
+  --predict_file=samples/qa/dev.json --max_seq_length=64 --doc_stride=32 \
+  --max_query_length=16 --train_batch_size=16 --learning_rate=1e-3 --num_train_epochs=8 \
+  --save_checkpoints_steps=1000 --log_steps=100 --iterations_per_loop=100
+echo "first answers of predictions.json:"
+"$PY" - samples/qa/dev.json "$OUT/qa/predictions.json" <<'PYEOF'
+import json, sys
+answers = json.load(open(sys.argv[2], encoding="utf-8"))
+questions = [qa for article in json.load(open(sys.argv[1], encoding="utf-8"))["data"]
+             for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+for qa in questions[:4]:
+    print(f"{qa['question']!r} -> {answers[qa['id']]!r} (gold {qa['answers'][0]['text']!r})")
+PYEOF
+
+echo "== 11. A raw question and passage sent to the question-answering SavedModel"
+"$PY" samples/serve_request.py "$OUT/qa_export" \
+  question="Where does Emma bake rye bread?" \
+  context="Emma bakes rye bread in Westford every morning. The market in Millbridge opens at noon."
+
 echo "Demo finished; outputs are in $OUT/."

@@ -1,4 +1,4 @@
-"""The flags `run_classifier.py` and `run_ner.py` share: Google's fine-tuning flags plus
+"""The flags `run_classifier.py`, `run_ner.py` and `run_squad.py` share: Google's fine-tuning flags plus
 this project's additions, defined once, and the one frozen options object made from
 them (`fine_tuning_options`). `run_pretraining.py` shares the device flags
 (`define_device_flags`, `device_options`); every script that loads a model or reads text
@@ -23,12 +23,19 @@ if typing.TYPE_CHECKING:
 FLAGS = flags.FLAGS
 
 
-def define_flags() -> None:
-    """Registers the shared flags (names and defaults as Google's `run_classifier.py`)."""
-    flags.DEFINE_string("data_dir", None, "The input data directory (train/dev/test files).")
+def define_flags(data_dir: bool = True, max_seq_length: int = 128) -> None:
+    """Registers the shared flags (names and defaults as Google's `run_classifier.py`).
+
+    Args:
+      data_dir: define --data_dir (`run_squad.py` names its files instead).
+      max_seq_length: the default of --max_seq_length (Google's `run_squad.py`: 384).
+    """
+    if data_dir:
+        flags.DEFINE_string("data_dir", None, "The input data directory (train/dev/test "
+                            "files).")
     define_model_flags(__name__, init_checkpoint="Initial weights: a Google checkpoint "
                        "prefix, a Hugging Face directory or .safetensors file, or a "
-                       "checkpoint of this project.")
+                       "checkpoint of this project.", max_seq_length_default=max_seq_length)
     flags.DEFINE_string("output_dir", None, "Where checkpoints, results and the label list "
                         "go.")
     flags.DEFINE_bool("do_train", False, "Whether to run training.")
@@ -72,7 +79,8 @@ def define_model_flags(
         "--init_checkpoint.",
         init_checkpoint: str | None = None,
         do_lower_case: str | None = "Lower-case the input (uncased models).",
-        max_seq_length: str = "Maximum WordPiece sequence length.") -> None:
+        max_seq_length: str = "Maximum WordPiece sequence length.",
+        max_seq_length_default: int = 128) -> None:
     """Registers the flags that name the model and how text is fed to it, which most
     scripts take: --bert_config_file, --vocab_file, --init_checkpoint, --do_lower_case
     (default True) and --max_seq_length (default 128), with Google's names and defaults.
@@ -83,6 +91,7 @@ def define_model_flags(
       bert_config_file, vocab_file, init_checkpoint, do_lower_case, max_seq_length: each
         flag's help text, as the script words it; None leaves the flag out (a script
         that does not take it).
+      max_seq_length_default: the default of --max_seq_length.
     """
     for name, help_text in (("bert_config_file", bert_config_file),
                             ("vocab_file", vocab_file),
@@ -91,7 +100,8 @@ def define_model_flags(
             flags.DEFINE_string(name, None, help_text, module_name=module_name)
     if do_lower_case is not None:
         flags.DEFINE_bool("do_lower_case", True, do_lower_case, module_name=module_name)
-    flags.DEFINE_integer("max_seq_length", 128, max_seq_length, module_name=module_name)
+    flags.DEFINE_integer("max_seq_length", max_seq_length_default, max_seq_length,
+                         module_name=module_name)
 
 
 def define_device_flags() -> None:
@@ -129,9 +139,10 @@ def device_options() -> "DeviceOptions":
 
 
 def fine_tuning_options() -> "FineTuningOptions":
-    """The shared flags (after parsing) as the one `FineTuningOptions`."""
+    """The shared flags (after parsing) as the one `FineTuningOptions` (a field whose
+    flag the script does not define keeps its default)."""
     from bert_tf.tasks.base import FineTuningOptions
     names = [field.name for field in dataclasses.fields(FineTuningOptions)
-             if field.name != "device"]
+             if field.name != "device" and field.name in FLAGS]
     return FineTuningOptions(**{name: FLAGS[name].value for name in names},
                              device=device_options())

@@ -141,8 +141,9 @@ class FineTuningOptions:
         """Whether the run scores the dev set: to report it, or for early stopping."""
         return self.do_eval or self.early_stopping_patience > 0
 
-    def validate(self) -> None:
-        """Checks what needs neither data nor model.
+    def validate(self, needs_data_dir: bool = True) -> None:
+        """Checks what needs neither data nor model; `data_dir` is required when the
+        task reads its files from one (`Task.reads_data_dir`).
 
         Raises:
           InvalidArgumentError: naming the first argument out of its range.
@@ -151,7 +152,7 @@ class FineTuningOptions:
         if not (self.do_train or self.do_eval or self.do_predict):
             raise UserInputError("At least one of do_train, do_eval or do_predict must be "
                                  "True.")
-        if not self.data_dir:
+        if needs_data_dir and not self.data_dir:
             raise InvalidArgumentError("data_dir", self.data_dir, "is required: the folder "
                                        "holding the task's train/dev/test files.")
         for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
@@ -285,6 +286,9 @@ class Task(abc.ABC):
     initialize_missing: ClassVar[tuple[str, ...]]
     #: What the training data is counted in, for the log ("examples", "windows").
     example_name: ClassVar[str] = "examples"
+    #: Whether the task reads its train/dev/test files from `data_dir` (question
+    #: answering names its files instead, as Google's `run_squad.py`).
+    reads_data_dir: ClassVar[bool] = True
 
     def validate(self, options: FineTuningOptions) -> None:
         """Checks the task's own options that need neither data nor model.

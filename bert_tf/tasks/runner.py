@@ -214,7 +214,7 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
       UserInputError: one sentence naming the argument or file, for anything the user
         can fix; TrainingError: if training cannot go on.
     """
-    options.validate()
+    options.validate(needs_data_dir=task.reads_data_dir)
     task.validate(options)
     saved = check_output_folders(task, options, argument_prefix)
     keras.utils.set_random_seed(options.seed)

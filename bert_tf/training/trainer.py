@@ -11,6 +11,7 @@ The strategy and the precision policy are made by `bert_tf.training.distribution
 import math
 import os
 import time
+import weakref
 from typing import Callable
 
 import keras
@@ -242,7 +243,8 @@ class Trainer:
 
 
 def predict(strategy: tf.distribute.Strategy, model: keras.Model, dataset: tf.data.Dataset,
-            output: str = "logits") -> list[np.ndarray]:
+            output: str | tuple[str, ...] = "logits",
+            ) -> list[np.ndarray] | list[dict[str, np.ndarray]]:
     """`model`'s `output` for every batch of `dataset`, in the dataset's order.
 
     Each global batch is split over the replicas and gathered back in order, so the
@@ -253,23 +255,45 @@ def predict(strategy: tf.distribute.Strategy, model: keras.Model, dataset: tf.da
       strategy: the strategy the model was built under.
       model: called as `model(features, training=False)`, returning a dict.
       dataset: global batches of features.
-      output: which entry of the model's outputs to return.
+      output: which entry of the model's outputs to return, or a tuple of entries.
 
     Returns:
-      one array per batch (batches may differ in shape, e.g. with trimmed padding).
+      one array per batch (batches may differ in shape, e.g. with trimmed padding);
+      for a tuple of entries, one dict of arrays per batch.
     """
     options = tf.data.Options()
     # Every worker reads every batch, so that the gathered batches keep their order.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     distributed = strategy.experimental_distribute_dataset(dataset.with_options(options))
 
-    @tf.function(reduce_retracing=True)  # Trimmed batches differ in length.
-    def step(features):
-        def replica(features):
-            return model(features, training=False)[output]
-        return strategy.gather(strategy.run(replica, args=(features,)), axis=0)
+    step = _prediction_step(strategy, model, output)
+    return [tf.nest.map_structure(lambda tensor: tensor.numpy(), step(features))
+            for features in distributed]
 
-    return [step(features).numpy() for features in distributed]
+
+# The traced prediction step of each model, by (strategy, output): evaluating at every
+# checkpoint, or predicting after evaluating, then reuses the traces.
+_PREDICTION_STEPS: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+
+
+def _prediction_step(strategy: tf.distribute.Strategy, model: keras.Model,
+                     output: str | tuple[str, ...]) -> Callable:
+    """The `tf.function` that runs `model` on one distributed batch and gathers its
+    `output` in batch order; one per model, strategy and output."""
+    steps = _PREDICTION_STEPS.setdefault(model, {})
+    key = (strategy, output)
+    if key not in steps:
+        @tf.function(reduce_retracing=True)  # Trimmed batches differ in length.
+        def step(features):
+            def replica(features):
+                outputs = model(features, training=False)
+                if isinstance(output, str):
+                    return outputs[output]
+                return {name: outputs[name] for name in output}
+            return strategy.gather(strategy.run(replica, args=(features,)), axis=0)
+
+        steps[key] = step
+    return steps[key]
 
 
 def _next_multiple(step: int, interval: int) -> int:
