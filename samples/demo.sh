@@ -93,7 +93,7 @@ echo "== 9. A raw-text request to the NER SavedModel"
 echo "== 10. run_squad.py: question answering on the sample passages (samples/qa), export"
 fine_tune run_squad.py qa --train_file=samples/qa/train.json \
   --predict_file=samples/qa/dev.json --max_seq_length=64 --doc_stride=32 \
-  --max_query_length=16 --train_batch_size=16 --learning_rate=1e-3 --num_train_epochs=8 \
+  --max_query_length=16 --train_batch_size=16 --learning_rate=1e-3 --num_train_epochs=25 \
   --save_checkpoints_steps=1000 --log_steps=100 --iterations_per_loop=100
 echo "first answers of predictions.json:"
 "$PY" - samples/qa/dev.json "$OUT/qa/predictions.json" <<'PYEOF'

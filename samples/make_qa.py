@@ -1,7 +1,7 @@
 """Writes samples/qa/{train,dev}.json: a small made-up question-answering task about the
 village of the sample corpus, in SQuAD 1.1's JSON layout, for the demo of run_squad.py.
 
-Each passage joins a few sentences filled from templates with people, places,
+Each passage joins one or two sentences filled from templates with people, places,
 organisations, years and times; each sentence brings its questions, whose answer is
 one of the names it was filled with (`answer_start` is its character offset in the
 passage). A name appears only once per passage, so every answer is unambiguous.
@@ -49,8 +49,8 @@ TEMPLATES = [
     ("{PER1} told {PER2} that the flood carried away the footbridge.",
      [("Who did {PER1} tell about the flood?", "PER2")]),
 ]
-SPLITS = {"train": 90, "dev": 20}  # Passages per file.
-SENTENCES_PER_PASSAGE = (2, 4)
+SPLITS = {"train": 240, "dev": 30}  # Passages per file.
+SENTENCES_PER_PASSAGE = (1, 2)
 
 
 def fill(template: str, values: dict[str, str]) -> tuple[str, dict[str, int]]:
