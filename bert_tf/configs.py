@@ -31,6 +31,15 @@ _HF_ACTIVATIONS = {
     "linear": "linear",
 }
 
+# `hidden_act` as transformers names each activation: its "gelu" is the exact one.
+_TO_HF_ACTIVATIONS = {
+    "gelu": "gelu_new",
+    "gelu_exact": "gelu",
+    "relu": "relu",
+    "tanh": "tanh",
+    "linear": "linear",
+}
+
 # Keys of Google's multilingual configs that describe nothing this model has.
 _IGNORED_GOOGLE_KEYS = frozenset({
     "directionality", "pooler_fc_size", "pooler_num_attention_heads",
@@ -151,6 +160,16 @@ class BertConfig:
         if values["layer_norm_eps"] == 1e-12:
             del values["layer_norm_eps"]
         return values
+
+    def to_hugging_face_dict(self) -> dict[str, Any]:
+        """The config as transformers' `BertConfig` writes it in `config.json`
+        (`model_type` "bert", absolute positions), `hidden_act` in transformers'
+        words: Google's tanh `"gelu"` is `"gelu_new"`, `"gelu_exact"` is `"gelu"`.
+        `from_dict` reads it back as this config. The architecture and labels are the
+        model's (`bert_tf.checkpoints.save_hugging_face` adds them)."""
+        values = dataclasses.asdict(self)
+        values["hidden_act"] = _TO_HF_ACTIVATIONS[self.hidden_act]
+        return {"model_type": "bert", **values, "position_embedding_type": "absolute"}
 
     def to_json_string(self) -> str:
         """The config as Google's `bert_config.json` text."""

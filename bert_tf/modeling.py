@@ -5,8 +5,11 @@ TF1 name of every weight (`bert/encoder/layer_0/attention/self/query/kernel`, ..
 built from its layers, and `hugging_face_head_names()` the Hugging Face names of the
 head weights Hugging Face names by their role (`classifier.weight`). `bert_tf.checkpoints`
 reads and writes every format through these tables, so a new task model declares its
-head's names here and needs no change there.
+head's names here and needs no change there. `hugging_face_architecture` names the
+`transformers` class that holds the same weights, which `save_hugging_face` writes.
 """
+
+from typing import ClassVar
 
 import keras
 from keras import ops
@@ -22,6 +25,11 @@ INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 
 class _ConfiguredModel(keras.Model):
     """A model whose only constructor argument, besides Keras' own, is a `BertConfig`."""
+
+    #: The `transformers` class with the same weights and outputs (`BertModel`,
+    #: `BertForSequenceClassification`, ...), as `config.json`'s `architectures` names
+    #: it; None for a model transformers has no class for.
+    hugging_face_architecture: ClassVar[str | None] = None
 
     def __init__(self, config: BertConfig, **kwargs):
         """Keeps `config`; subclasses create their layers after calling this."""
@@ -92,6 +100,8 @@ class BertModel(_ConfiguredModel):
     The weights are created in the constructor, so a checkpoint can be loaded right
     away (`bert_tf.checkpoints.load_checkpoint`).
     """
+
+    hugging_face_architecture = "BertModel"
 
     def __init__(self, config: BertConfig, **kwargs):
         """Creates the encoder for `config` with freshly initialized weights."""
@@ -166,6 +176,8 @@ class BertPretrainer(_ConfiguredModel):
     The encoder's last layer runs only at `[CLS]` and the masked positions, the only
     ones the heads read.
     """
+
+    hugging_face_architecture = "BertForPreTraining"
 
     def __init__(self, config: BertConfig, **kwargs):
         """Creates the encoder and both heads with fresh weights."""
@@ -246,6 +258,8 @@ class BertClassifier(_BertWithOutputHead):
     float32 [batch, num_labels] (num_labels 1 for a regression score).
     """
 
+    hugging_face_architecture = "BertForSequenceClassification"
+
     def __init__(self, config: BertConfig, num_labels: int, **kwargs):
         """Creates the encoder and the head with fresh weights."""
         kwargs.setdefault("name", "bert_classifier")
@@ -260,6 +274,8 @@ class BertClassifier(_BertWithOutputHead):
 class BertTokenClassifier(_BertWithOutputHead):
     """Per-token classification (e.g. named entities): the sequence output, dropout,
     then a dense layer. Returns `logits`, float32 [batch, seq, num_labels]."""
+
+    hugging_face_architecture = "BertForTokenClassification"
 
     def __init__(self, config: BertConfig, num_labels: int, **kwargs):
         """Creates the encoder and the head with fresh weights."""
@@ -290,6 +306,11 @@ class BertCrfTokenClassifier(BertTokenClassifier):
     (`bert_tf.tasks.ner.objectives.token_classification_loss_fn(crf=model.crf)`). The CRF's
     weights are `crf/transitions` [num_labels, num_labels] (from, to),
     `crf/start_transitions` and `crf/end_transitions` [num_labels] in checkpoints.
+
+    transformers has no CRF: in Hugging Face format the model is a
+    `BertForTokenClassification` (the encoder and the emission head), and the CRF's
+    weights lie beside it in `crf_transitions.safetensors` as `transitions`,
+    `start_transitions` and `end_transitions` (pytorch-crf's names and layout).
     """
 
     def __init__(self, config: BertConfig, num_labels: int, **kwargs):
@@ -305,6 +326,14 @@ class BertCrfTokenClassifier(BertTokenClassifier):
                 "crf/transitions": self.crf.transitions,
                 "crf/start_transitions": self.crf.start_transitions,
                 "crf/end_transitions": self.crf.end_transitions}
+
+    def hugging_face_head_names(self) -> dict[str, str]:
+        """`BertTokenClassifier`'s, then the CRF's names in
+        `crf_transitions.safetensors`: `transitions`, `start_transitions` and
+        `end_transitions`."""
+        return {**super().hugging_face_head_names(),
+                **{f"crf/{name}": name
+                   for name in ("transitions", "start_transitions", "end_transitions")}}
 
     def call(self, inputs, training=None):
         """Emission scores, and the decoded tags when not training; see the class
@@ -328,6 +357,8 @@ class BertSpanExtractor(_ConfiguredModel):
     float32 [batch, seq]. Hugging Face's `BertForQuestionAnswering` holds the same
     head as `qa_outputs.weight` [2, H] and `qa_outputs.bias`.
     """
+
+    hugging_face_architecture = "BertForQuestionAnswering"
 
     def __init__(self, config: BertConfig, **kwargs):
         """Creates the encoder and the span head with fresh weights."""

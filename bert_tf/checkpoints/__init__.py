@@ -1,4 +1,5 @@
-"""Loading Google, Hugging Face and own BERT checkpoints; writing Google-format ones.
+"""Loading Google, Hugging Face and own BERT checkpoints; writing Google-format ones and
+Hugging Face model folders.
 
 Every format is read into one namespace, Google's TF1 variable names
 (`bert/encoder/layer_0/attention/self/query/kernel`, ...), and matched against the
@@ -12,16 +13,20 @@ Modules:
   variable_names: the model's names, and Google's names turned into Hugging Face's.
   formats: finding, reading and writing the files of each format.
   loading: `load_checkpoint` into a model, `save_google_checkpoint` from one.
+  hugging_face_export: `save_hugging_face`, a model as a folder transformers loads.
   model_files: the config and vocabulary found beside a checkpoint.
 """
 
 from bert_tf.checkpoints.formats import CheckpointError
+from bert_tf.checkpoints.hugging_face_export import (check_hugging_face_directory,
+                                                     save_hugging_face)
 from bert_tf.checkpoints.loading import (LoadReport, load_checkpoint, read_checkpoint,
                                          save_google_checkpoint)
 from bert_tf.checkpoints.model_files import (check_vocab_fits_config, companion_file,
                                              resolve_model_files)
 from bert_tf.checkpoints.variable_names import google_variable_map, hugging_face_names
 
-__all__ = ["CheckpointError", "LoadReport", "check_vocab_fits_config", "companion_file",
+__all__ = ["CheckpointError", "LoadReport", "check_hugging_face_directory",
+           "check_vocab_fits_config", "companion_file",
            "google_variable_map", "hugging_face_names", "load_checkpoint", "read_checkpoint",
-           "resolve_model_files", "save_google_checkpoint"]
+           "resolve_model_files", "save_google_checkpoint", "save_hugging_face"]

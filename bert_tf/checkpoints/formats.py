@@ -6,7 +6,10 @@ and writing Google's TF1 format.
     and Adam slots) is left out.
   * Hugging Face's `model.safetensors` (or shards listed by
     `model.safetensors.index.json`) and PyTorch's `pytorch_model.bin`, read as they are
-    named in the file (`variable_names` renames them).
+    named in the file (`variable_names` renames them). A model folder's
+    `crf_transitions.safetensors` (the CRF of a `BertCrfTokenClassifier`, which
+    transformers has no layer for; see `hugging_face_export`) is read with its
+    `model.safetensors`.
 """
 
 import json
@@ -21,6 +24,9 @@ from bert_tf.io import temporary_path
 
 DATA_SUFFIX = ".data-00000-of-00001"
 INDEX_SUFFIX = ".index"
+# Hugging Face's file of a model's weights, and the CRF's beside it.
+SAFETENSORS_FILE = "model.safetensors"
+CRF_FILE = "crf_transitions.safetensors"
 
 
 class CheckpointError(UserInputError):
@@ -140,16 +146,25 @@ def resolve(path: str) -> tuple[str, list[str]]:
       path: a TF checkpoint prefix, a `.safetensors` / `.bin` file, or a directory
         holding one of them (or TensorFlow's `checkpoint` file naming the latest).
 
+    Returns:
+      (format, files): a Google checkpoint's prefix; a Hugging Face folder's
+      safetensors files (with `crf_transitions.safetensors`, if there is one); or the
+      file given.
+
     Raises:
       CheckpointError: if nothing there is a checkpoint.
     """
     gfile = tf.io.gfile
     if gfile.isdir(path):
-        index = os.path.join(path, "model.safetensors.index.json")
+        crf = [os.path.join(path, CRF_FILE)]
+        crf = crf if gfile.exists(crf[0]) else []
+        index = os.path.join(path, SAFETENSORS_FILE + ".index.json")
         if gfile.exists(index):
-            return "huggingface", [os.path.join(path, shard) for shard in shard_names(index)]
-        for name, kind in (("model.safetensors", "huggingface"),
-                           ("pytorch_model.bin", "pytorch"),
+            return "huggingface", [os.path.join(path, shard)
+                                   for shard in shard_names(index)] + crf
+        if gfile.exists(os.path.join(path, SAFETENSORS_FILE)):
+            return "huggingface", [os.path.join(path, SAFETENSORS_FILE)] + crf
+        for name, kind in (("pytorch_model.bin", "pytorch"),
                            ("bert_model.ckpt.index", "google")):
             if gfile.exists(os.path.join(path, name)):
                 return kind, [os.path.join(path, name.removesuffix(INDEX_SUFFIX))]

@@ -66,6 +66,10 @@ def define_flags(data_dir: bool = True, max_seq_length: int = 128) -> None:
                       "new length would mean a new compilation).")
     flags.DEFINE_string("export_dir", None, "If set, export a SavedModel for TF Serving "
                         "there (a new numbered version folder) after training.")
+    flags.DEFINE_string("export_hf_dir", None, "If set, write the model there as a Hugging "
+                        "Face model folder (config.json, model.safetensors, vocab.txt, "
+                        "tokenizer files) that transformers' from_pretrained loads, after "
+                        "training. A new or empty folder.")
     flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.")
     flags.DEFINE_integer("log_steps", 100, "Steps between progress lines.")
     flags.mark_flags_as_required(["output_dir"])

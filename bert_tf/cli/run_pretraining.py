@@ -7,8 +7,12 @@
 
 (or `bert-run-pretraining` with the same flags, once the package is installed).
 Re-running the same command after the process died resumes from the last checkpoint in
---output_dir (weights, optimizer state, step and input position).
+--output_dir (weights, optimizer state, step and input position). --export_hf_dir
+(with --vocab_file) writes the model at the end as a Hugging Face `BertForPreTraining`
+folder.
 """
+
+import os
 
 import keras
 import tensorflow as tf
@@ -23,7 +27,7 @@ from bert_tf.modeling import BertPretrainer
 from bert_tf.tasks.pretraining import dataset as pretraining_dataset
 from bert_tf.tasks.pretraining import objectives as pretraining_objectives
 from bert_tf.tasks.pretraining import records as pretraining_records
-from bert_tf.text import packing
+from bert_tf.text import packing, tokenization
 from bert_tf.training import checkpoints as training_checkpoints
 from bert_tf.training import fine_tuning, optimization
 from bert_tf.training import trainer as training
@@ -36,11 +40,15 @@ RUN_KIND = "run_pretraining.py"
 def define_flags() -> None:
     """Registers the command's flags: Google's, the device flags it shares with the
     fine-tuning scripts (`bert_tf.cli.flags.define_device_flags`) and this project's
-    --optimizer, --adam_bias_correction, --keep_checkpoints, --log_steps and --seed."""
+    --optimizer, --adam_bias_correction, --keep_checkpoints, --log_steps, --seed and
+    --export_hf_dir (with --vocab_file and --do_lower_case)."""
     shared_flags.define_model_flags(
-        __name__, bert_config_file="The config of the model to pre-train.", vocab_file=None,
+        __name__, bert_config_file="The config of the model to pre-train.",
+        vocab_file="With --export_hf_dir: the model's vocab.txt, copied into the export.",
         init_checkpoint="Initial weights (Google, Hugging Face or own checkpoint); heads "
-        "it lacks start fresh.", do_lower_case=None,
+        "it lacks start fresh.",
+        do_lower_case="With --export_hf_dir: whether the model's input is lower-cased "
+        "(uncased models), for the exported tokenizer.",
         max_seq_length="Sequence length of the records.")
     flags.DEFINE_string("input_file", None, "Input TFRecord files: comma-separated, globs "
                         "allowed.")
@@ -65,6 +73,10 @@ def define_flags() -> None:
     flags.DEFINE_integer("keep_checkpoints", 5, "How many checkpoints to keep.")
     flags.DEFINE_integer("log_steps", 100, "Steps between progress lines and summaries.")
     flags.DEFINE_integer("seed", 12345, "Seed for initialization, dropout and data order.")
+    flags.DEFINE_string("export_hf_dir", None, "If set, write the model with its heads "
+                        "there as a Hugging Face BertForPreTraining folder (needs "
+                        "--vocab_file), after training and evaluation. A new or empty "
+                        "folder.")
     flags.mark_flags_as_required(["bert_config_file", "input_file", "output_dir"])
 
 
@@ -86,17 +98,33 @@ def validate_flags(replicas: int) -> None:
 def check_output_dir() -> None:
     """Before anything is read or written: refuses an --output_dir holding checkpoints
     this project did not write, another kind of run's checkpoints or task, or one that
-    cannot be written."""
+    cannot be written; and an --export_hf_dir without --vocab_file, holding files, that
+    is the --output_dir or cannot be written."""
     training_checkpoints.check_output_dir(FLAGS.output_dir, RUN_KIND)
     fine_tuning.read_task_info(FLAGS.output_dir, RUN_KIND)
     file_checks.check_writable_directory(FLAGS.output_dir, "--output_dir",
                                          keep_created=False)
+    if FLAGS.export_hf_dir:
+        if not FLAGS.vocab_file:
+            raise UserInputError("--export_hf_dir needs --vocab_file, the model's vocab.txt "
+                                 "(the export holds the tokenizer too).")
+        checkpoints.check_hugging_face_directory(FLAGS.export_hf_dir, "export_hf_dir")
+        if os.path.normpath(FLAGS.export_hf_dir) == os.path.normpath(FLAGS.output_dir):
+            raise UserInputError("--export_hf_dir is also the --output_dir; give the "
+                                 "Hugging Face model a folder of its own.")
+        file_checks.check_writable_directory(FLAGS.export_hf_dir, "--export_hf_dir",
+                                             keep_created=False)
 
 
 def read_config_and_records() -> tuple[BertConfig, list[str]]:
     """The model's config and the record files, each record file's metadata checked
-    against --max_seq_length, --max_predictions_per_seq and the model."""
+    against --max_seq_length, --max_predictions_per_seq and the model (and, with
+    --export_hf_dir, --vocab_file against the model)."""
     config = BertConfig.from_json_file(FLAGS.bert_config_file)
+    if FLAGS.export_hf_dir:
+        checkpoints.check_vocab_fits_config(
+            len(tokenization.load_vocab(FLAGS.vocab_file)), FLAGS.vocab_file, config,
+            FLAGS.bert_config_file)
     # Pre-training records hold [CLS], two [SEP] and a token of each sentence.
     packing.check_max_seq_length(FLAGS.max_seq_length, config.max_position_embeddings,
                                  smallest=5, source=FLAGS.bert_config_file)
@@ -168,6 +196,10 @@ def run(argv: list[str]) -> None:
         tf.io.gfile.makedirs(FLAGS.output_dir)
         io.write_eval_results(FLAGS.output_dir, results)
         logging.info("Eval results: %s", results)
+    if FLAGS.export_hf_dir and trainer.is_chief:  # One writer for the one folder.
+        checkpoints.save_hugging_face(trainer.model, FLAGS.export_hf_dir,
+                                      vocab_file=FLAGS.vocab_file,
+                                      do_lower_case=FLAGS.do_lower_case)
 
 
 def main() -> None:

@@ -98,6 +98,9 @@ class FineTuningOptions:
       dynamic_padding: pad each batch only to its longest sequence (not on a TPU nor
         with XLA, which need static shapes).
       export_dir: if set, export a SavedModel version there after training.
+      export_hf_dir: if set, write the model there as a Hugging Face model folder
+        after training (`bert_tf.checkpoints.save_hugging_face`); a new or empty
+        folder.
       device: where and how training runs.
     """
 
@@ -127,6 +130,7 @@ class FineTuningOptions:
     trainable_top_layers: int | None = None
     dynamic_padding: bool = True
     export_dir: str | None = None
+    export_hf_dir: str | None = None
     device: DeviceOptions = DeviceOptions()
 
     @property
@@ -272,7 +276,8 @@ class Task(abc.ABC):
     """One fine-tuning task. `bert_tf.tasks.runner.run` calls, in order: `validate`,
     `prepare` (every input read and checked), `build_model` and `loss_fn` (the trainer),
     `dataset(TRAIN, ...)` (training), `evaluate` (at checkpoints with early stopping,
-    and for `do_eval`), `write_predictions` (`do_predict`) and `export` (`export_dir`).
+    and for `do_eval`), `write_predictions` (`do_predict`), `export` (`export_dir`) and
+    `hugging_face_labels` (`export_hf_dir`).
 
     A task object serves one run: `prepare` binds it to the run's options and data.
     """
@@ -360,3 +365,8 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def export(self, model: keras.Model, vocab_file: str) -> str:
         """Writes a SavedModel version of `model` in the export folder; returns it."""
+
+    def hugging_face_labels(self) -> list[str] | None:
+        """The names of the model's outputs, in order, for the `id2label` of its
+        Hugging Face export; None for a model without labels (the default)."""
+        return None

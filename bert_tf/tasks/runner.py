@@ -8,6 +8,7 @@ Python callers all run tasks through `run`. It lives among the tasks, not in
 """
 
 import dataclasses
+import os
 import time
 from typing import Callable
 
@@ -38,6 +39,7 @@ class RunResult:
       eval_results: `do_eval`'s scores (also in `eval_results.txt`), else None.
       predictions_file: `do_predict`'s file, else None.
       export_version: the SavedModel version folder written, else None.
+      hugging_face_dir: the Hugging Face model folder written, else None.
     """
 
     global_step: int
@@ -45,14 +47,16 @@ class RunResult:
     eval_results: dict[str, float] | None = None
     predictions_file: str | None = None
     export_version: str | None = None
+    hugging_face_dir: str | None = None
 
 
 def check_output_folders(task: Task, options: FineTuningOptions,
                          argument_prefix: str = "") -> TaskInfo | None:
-    """Checks the output folder (and export folder) before anything is read or
+    """Checks the output folder (and export folders) before anything is read or
     written: refuses a folder holding checkpoints this project did not write, or the
     checkpoints or task of another kind of run, or one that cannot be written (a folder
-    this check creates is removed again); returns the task saved there, if any.
+    this check creates is removed again), and a Hugging Face export folder that holds
+    files or is one of the other folders; returns the task saved there, if any.
 
     Args:
       task: the task about to run.
@@ -70,7 +74,29 @@ def check_output_folders(task: Task, options: FineTuningOptions,
         file_checks.check_writable_directory(options.export_dir,
                                              f"{argument_prefix}export_dir",
                                              keep_created=False)
+    if options.export_hf_dir:
+        check_hugging_face_folder(options)
+        file_checks.check_writable_directory(options.export_hf_dir,
+                                             f"{argument_prefix}export_hf_dir",
+                                             keep_created=False)
     return task.info_class.read(options.output_dir)
+
+
+def check_hugging_face_folder(options: FineTuningOptions) -> None:
+    """Refuses an `export_hf_dir` that holds files, or that is the output or SavedModel
+    folder, which the run fills before the Hugging Face export.
+
+    Raises:
+      InvalidArgumentError: naming `export_hf_dir`.
+    """
+    checkpoints.check_hugging_face_directory(options.export_hf_dir, "export_hf_dir")
+    target = os.path.normpath(options.export_hf_dir)
+    for name in ("output_dir", "export_dir"):
+        other = getattr(options, name)
+        if other and os.path.normpath(other) == target:
+            raise InvalidArgumentError("export_hf_dir", options.export_hf_dir,
+                                       f"is also the {name}; give the Hugging Face model "
+                                       "a folder of its own.")
 
 
 def model_files(options: FineTuningOptions) -> tuple[BertConfig, str]:
@@ -201,9 +227,10 @@ def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningO
 
 def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> RunResult:
     """Runs `task` as `options` say: trains, evaluates (`eval_results.txt`), predicts
-    (the task's prediction file) and exports, each if asked. Every input is read and
-    checked before anything is written; re-running after the process died resumes
-    from the last checkpoint in the output folder.
+    (the task's prediction file) and exports (a SavedModel, a Hugging Face model
+    folder), each if asked. Every input is read and checked before anything is
+    written; re-running after the process died resumes from the last checkpoint in the
+    output folder.
 
     Args:
       task: a fresh task object.
@@ -246,4 +273,10 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
     if options.export_dir:
         export_version = task.export(model, vocab_file)
         logging.info("Exported the SavedModel to %s", export_version)
-    return RunResult(trainer.step, seconds, eval_results, predictions_file, export_version)
+    hugging_face_dir = None
+    if options.export_hf_dir and trainer.is_chief:  # One writer for the one folder.
+        hugging_face_dir = checkpoints.save_hugging_face(
+            model, options.export_hf_dir, vocab_file=vocab_file,
+            do_lower_case=options.do_lower_case, label_list=task.hugging_face_labels())
+    return RunResult(trainer.step, seconds, eval_results, predictions_file, export_version,
+                     hugging_face_dir)

@@ -241,6 +241,10 @@ class ClassificationTask(Task):
             label_list=None if self.info.is_regression else list(self.info.labels),
             pair=self.info.pair)
 
+    def hugging_face_labels(self) -> list[str] | None:
+        """See base class: the labels, none for a regression."""
+        return None if self.info.is_regression else list(self.info.labels)
+
 
 def _listed(labels: tuple[str, ...] | None) -> list[str] | None:
     return None if labels is None else list(labels)

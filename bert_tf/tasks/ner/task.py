@@ -258,3 +258,7 @@ class NerTask(Task):
             model, **self.options.export_arguments(vocab_file),
             label_list=list(self.info.labels), doc_stride=self.task_options.doc_stride,
             max_words_per_request=self.task_options.max_words_per_request)
+
+    def hugging_face_labels(self) -> list[str] | None:
+        """See base class: the IOB2 tags."""
+        return list(self.info.labels)
