@@ -16,7 +16,6 @@ a question several), shuffled with the seed.
 
 import dataclasses
 import hashlib
-import os
 from typing import Callable
 
 import keras
@@ -37,7 +36,6 @@ from bert_tf.text.tokenization import FullTokenizer
 from bert_tf.training import trainer as training
 
 RUN_KIND = "run_squad.py"
-PREDICTIONS = "predictions.json"
 MODEL_INPUTS = ("input_ids", "input_mask", "segment_ids")
 TRAINING_FEATURES = (*MODEL_INPUTS, "start_positions", "end_positions")
 
@@ -271,7 +269,7 @@ class SquadTask(Task):
         paths = predictions.write_prediction_files(self.options.output_dir, result)
         logging.info("Wrote predictions for %d questions to %s", len(result.predictions),
                      ", ".join(paths.values()))
-        return os.path.join(self.options.output_dir, PREDICTIONS)
+        return paths[predictions.PREDICTIONS_FILE]
 
     def export(self, model: keras.Model, vocab_file: str) -> str:
         """See base class: a SavedModel that answers raw questions about raw
