@@ -1,7 +1,8 @@
 """run_squad.py end to end on a tiny model: learning SQuAD 1.1 and 2.0 style data,
 Google's three prediction files, scores as the official scripts compute them
 (tf-models' copies as the reference), the export answering as the script predicted,
-clear errors, resuming; and its pieces: the span loss, the Hugging Face QA head."""
+clear errors, resuming; and the span loss. (The Hugging Face QA head loading into
+`BertSpanExtractor` is in tests/test_hugging_face_checkpoints.py.)"""
 
 import json
 import random
@@ -11,12 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints
-from bert_tf.configs import BertConfig
-from bert_tf.modeling import BertSpanExtractor
 from bert_tf.tasks.squad import objectives
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB
-from tests.conftest import TINY_BERT as TINY
 from tests.conftest import assert_same_weights, error_lines, kill_and_resume_fine_tuning
 from tests.conftest import eval_results as _results
 from tests.conftest import run_command
@@ -230,40 +227,3 @@ def test_span_loss_is_the_mean_of_start_and_end_cross_entropy():
     assert float(loss["loss"]) == pytest.approx(expected, rel=1e-5)
     hits = (start_logits.argmax(-1) == starts) * real
     assert float(loss["start_correct"]) == hits.sum() and float(loss["start_count"]) == 2
-
-
-def test_hugging_face_question_answering_head_loads_into_the_span_head(tmp_path):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    hf_config = transformers.BertConfig(
-        vocab_size=TINY["vocab_size"], hidden_size=TINY["hidden_size"],
-        num_hidden_layers=TINY["num_hidden_layers"],
-        num_attention_heads=TINY["num_attention_heads"],
-        intermediate_size=TINY["intermediate_size"],
-        max_position_embeddings=TINY["max_position_embeddings"], hidden_act="gelu")
-    torch.manual_seed(0)
-    hf_model = transformers.BertForQuestionAnswering(hf_config).eval()
-    with torch.no_grad():
-        hf_model.qa_outputs.bias.normal_()
-    hf_model.save_pretrained(tmp_path / "hf")
-    model = BertSpanExtractor(BertConfig.from_json_file(str(tmp_path / "hf" / "config.json")))
-    report = checkpoints.load_checkpoint(model, str(tmp_path / "hf"),
-                                         initialize_missing=("bert/pooler/",))
-    assert report.unused == [] and "cls/squad/output_weights" in report.loaded
-    ids = np.random.default_rng(1).integers(5, TINY["vocab_size"], size=(2, 9))
-    mask = np.ones_like(ids)
-    mask[1, 6:] = 0
-    segments = np.zeros_like(ids)
-    segments[:, 4:] = 1
-    with torch.no_grad():
-        expected = hf_model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
-                            token_type_ids=torch.tensor(segments))
-    outputs = model({"input_ids": tf.constant(ids, tf.int32),
-                     "input_mask": tf.constant(mask, tf.int32),
-                     "segment_ids": tf.constant(segments, tf.int32)})
-    np.testing.assert_allclose(outputs["start_logits"], expected.start_logits, atol=1e-5)
-    np.testing.assert_allclose(outputs["end_logits"], expected.end_logits, atol=1e-5)
-    prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "google" / "model.ckpt"))
-    shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    assert shapes["cls/squad/output_weights"] == [2, 32]
-    assert shapes["cls/squad/output_bias"] == [2]
