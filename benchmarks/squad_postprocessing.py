@@ -14,12 +14,14 @@ odds agree, and prints the seconds and the ratio.
 
 import collections
 import json
-import time
 
 import numpy as np
 from absl import app, flags, logging
+
 from official.nlp.data import squad_lib
 from official.nlp.tools import tokenization as tf_models_tokenization
+
+import timing  # benchmarks/timing.py
 
 from bert_tf.tasks.squad import predictions, squad_json
 from bert_tf.tasks.squad.features import SquadFeatures
@@ -41,14 +43,6 @@ flags.mark_flags_as_required(["input_file", "vocab_file"])
 
 RawResult = collections.namedtuple("RawResult", ["unique_id", "start_logits", "end_logits"])
 
-
-def _best_time(function, repeats: int) -> tuple[float, object]:
-    result, best = None, float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _windows(examples: list, tokenizer) -> list:
@@ -112,7 +106,7 @@ def main(argv):
     id_to_token = [token for token, _ in sorted(tokenizer.vocab.items(),
                                                 key=lambda item: item[1])]
 
-    ours_time, ours = _best_time(lambda: predictions.compute_predictions(
+    ours_time, ours = timing.best_time(lambda: predictions.compute_predictions(
         squad_file, features, start_logits, end_logits, id_to_token=id_to_token,
         **options), FLAGS.repeats)
 
@@ -123,7 +117,7 @@ def main(argv):
                    for feature, start, end in zip(windows, start_logits, end_logits)]
         return squad_lib.postprocess_output(examples, windows, results, **options)
 
-    tf_models_time, (expected, expected_nbest, expected_odds) = _best_time(
+    tf_models_time, (expected, expected_nbest, expected_odds) = timing.best_time(
         tf_models, FLAGS.repeats)
 
     agree = (json.dumps(ours.predictions) == json.dumps(expected)

