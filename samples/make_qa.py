@@ -12,14 +12,9 @@ import json
 import pathlib
 import random
 
-PEOPLE = ["Anna Miller", "Tom Hale", "Mr Fenwick", "Mrs Ashby", "Sara Brook",
-          "Ben Stone", "Mr Carter", "Mrs Hale", "Lucy Fenwick", "Old Tom", "Nina Ashby",
-          "Mr Webb", "Dr Marsh", "Emma", "Jack Wheeler"]
-PLACES = ["Eastbrook", "Westford", "Northmere", "Ashby Hill", "Green Harbour",
-          "Stonecross", "the Hollow Valley", "Millbridge", "Southwater", "Carter Peaks"]
-ORGANISATIONS = ["the Eastbrook Council", "the Valley Bus Company", "the Millers Guild",
-                 "Hale and Sons", "the Westford Library", "Stone Bakery",
-                 "the Harbour Trust", "the Walkers Club"]
+# The village's people, places and organisations, as the NER sample names them.
+from make_ner import ORGANISATIONS, PEOPLE, PLACES
+
 YEARS = ["1923", "1948", "1961", "1975", "1990", "2004"]
 TIMES = ["five o'clock", "six o'clock", "seven o'clock", "noon", "nine o'clock"]
 POOLS = {"PER": PEOPLE, "LOC": PLACES, "ORG": ORGANISATIONS, "YEAR": YEARS,
