@@ -135,19 +135,6 @@ def _scores(task: SquadTask, version: str, result: predictions.SquadPredictions)
                                paths["predictions.json"], paths.get("null_odds.json"))
 
 
-def _compute(task: SquadTask, start_logits: np.ndarray, end_logits: np.ndarray,
-             ) -> predictions.SquadPredictions:
-    """The task's post-processing of window logits, as `SquadTask.predict` runs it."""
-    options = task.task_options
-    return predictions.compute_predictions(
-        task.files[DEV], task.features[DEV], start_logits, end_logits,
-        id_to_token=[task.tokenizer.inv_vocab[index]
-                     for index in range(len(task.tokenizer.inv_vocab))],
-        n_best_size=options.n_best_size, max_answer_length=options.max_answer_length,
-        do_lower_case=True, version_2_with_negative=options.version_2_with_negative,
-        null_score_diff_threshold=options.null_score_diff_threshold)
-
-
 def run_ours(files: dict, version: str, seed: int) -> dict:
     """What run_squad.py runs (train, score, predict: the scores of its files checked
     against the official script); then the prediction speed of the trained model."""
@@ -224,7 +211,7 @@ def run_hugging_face(task: SquadTask, version: str, seed: int) -> dict:
     started = time.time()
     start_logits, end_logits = logits()
     predict_seconds = time.time() - started
-    scores = _scores(task, version, _compute(task, start_logits, end_logits))
+    scores = _scores(task, version, task.answers(start_logits, end_logits))
     return {"examples_per_second": steps * FLAGS.train_batch_size / seconds,
             "predict_windows_per_second": len(dev) / predict_seconds, **scores}
 

@@ -236,19 +236,25 @@ class SquadTask(Task):
         key = _weights_key(model)
         if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
-        start_logits, end_logits = self.window_logits(model, strategy, split)
+        result = self.answers(*self.window_logits(model, strategy, split))
+        self._cached = (key, result)
+        return result
+
+    def answers(self, start_logits: np.ndarray,
+                end_logits: np.ndarray) -> predictions.SquadPredictions:
+        """The answers to `predict_file`'s questions from the start and end logits
+        [N, L] of its windows (as `window_logits` gives them), by the task's n-best
+        settings."""
         task = self.task_options
-        result = predictions.compute_predictions(
+        return predictions.compute_predictions(
             self.files[DEV], self.features[DEV], start_logits, end_logits,
-            id_to_token=list(self.tokenizer.inv_vocab[index]
-                             for index in range(len(self.tokenizer.inv_vocab))),
+            id_to_token=[self.tokenizer.inv_vocab[index]
+                         for index in range(len(self.tokenizer.inv_vocab))],
             n_best_size=task.n_best_size, max_answer_length=task.max_answer_length,
             do_lower_case=self.options.do_lower_case,
             version_2_with_negative=task.version_2_with_negative,
             null_score_diff_threshold=task.null_score_diff_threshold,
             verbose_logging=task.verbose_logging)
-        self._cached = (key, result)
-        return result
 
     def evaluate(self, model: keras.Model, strategy: tf.distribute.Strategy,
                  ) -> dict[str, float]:
