@@ -10,6 +10,7 @@ import pytest
 from bert_tf.errors import InvalidArgumentError
 from bert_tf.tasks.squad import features as squad_features
 from bert_tf.tasks.squad import squad_json
+from bert_tf.text import packing
 from bert_tf.text.tokenization import BasicTokenizer, FullTokenizer
 from conftest import write_vocab
 
@@ -210,12 +211,12 @@ def test_a_file_read_for_prediction_has_no_targets(tmp_path, tokenizer):
 
 
 def test_length_checks(tmp_path, tokenizer):
-    squad_features.check_lengths(68, 64)
+    packing.check_query_length(68, 64)
     with pytest.raises(InvalidArgumentError, match=r"max_seq_length=67 must be more than "
                        r"max_query_length \+ 3 = 67"):
-        squad_features.check_lengths(67, 64)
+        packing.check_query_length(67, 64)
     with pytest.raises(InvalidArgumentError, match="max_query_length=0 must be at least 1"):
-        squad_features.check_lengths(384, 0)
+        packing.check_query_length(384, 0)
     read = squad_file(tmp_path, NINE_WORDS, [("q", "what?", "w1")])
     with pytest.raises(InvalidArgumentError, match="doc_stride=0 must be at least 1"):
         squad_features.convert_examples_to_features(read, tokenizer, 16, 0, 8, True)

@@ -102,7 +102,8 @@ from bert_tf.serving import common
 from bert_tf.serving.common import SERVE_IDS, SERVING_DEFAULT, Signature
 from bert_tf.text import tokenization
 from bert_tf.text.graph_tokenization import InGraphTokenizer
-from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN, check_max_seq_length
+from bert_tf.text.packing import (CLS_TOKEN, SEP_TOKEN, check_max_seq_length,
+                                  check_query_length)
 
 # The longest context, in characters, `serving_default` takes (see the module docstring).
 DEFAULT_MAX_CONTEXT_CHARS = 20_000
@@ -542,11 +543,7 @@ def export_question_answerer(model: BertSpanExtractor, export_dir: str, *, vocab
                         ("max_answer_length", max_answer_length),
                         ("max_context_chars", max_context_chars)):
         _check_positive(name, value)
-    if max_seq_length <= max_query_length + 3:
-        raise InvalidArgumentError(
-            "max_seq_length", max_seq_length,
-            f"must be more than max_query_length + 3 = {max_query_length + 3}, to hold "
-            "[CLS], the question, two [SEP] and at least one passage piece.")
+    check_query_length(max_seq_length, max_query_length)
     if (isinstance(null_score_diff_threshold, bool)
             or not isinstance(null_score_diff_threshold, (int, float))
             or not math.isfinite(null_score_diff_threshold)):

@@ -46,6 +46,25 @@ def check_max_seq_length(max_seq_length: int, max_position_embeddings: int | Non
             f"({max_position_embeddings}){where}.")
 
 
+def check_query_length(max_seq_length: int, max_query_length: int) -> None:
+    """The rule of question-answering windows (Google's `run_squad.py`
+    `validate_flags_or_throw`): a window must hold `[CLS]`, the question's
+    `max_query_length` pieces, two `[SEP]` and at least one passage piece.
+
+    Raises:
+      InvalidArgumentError: naming `max_query_length` if it is below 1, or
+        `max_seq_length` unless it is more than `max_query_length + 3`.
+    """
+    if max_query_length < 1:
+        raise InvalidArgumentError("max_query_length", max_query_length,
+                                   "must be at least 1.")
+    if max_seq_length <= max_query_length + 3:
+        raise InvalidArgumentError(
+            "max_seq_length", max_seq_length,
+            f"must be more than max_query_length + 3 = {max_query_length + 3}, to hold "
+            "[CLS], the question, two [SEP] and at least one passage piece.")
+
+
 def truncate_seq_pair(tokens_a: list[str], tokens_b: list[str], max_length: int) -> None:
     """Shortens the pair in place until it fits `max_length`, one token at a time from
     the end of the longer sequence (Google's rule: a short sentence keeps all its

@@ -45,7 +45,7 @@ import numpy as np
 from bert_tf.errors import InvalidArgumentError
 from bert_tf.tasks.squad.squad_json import (SquadExample, SquadFile,
                                             paused_garbage_collection)
-from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN
+from bert_tf.text.packing import CLS_TOKEN, SEP_TOKEN, check_query_length
 from bert_tf.text.tokenization import BasicTokenizer, FullTokenizer
 
 
@@ -99,24 +99,6 @@ class SquadFeatures:
 
     def __len__(self) -> int:
         return len(self.input_ids)
-
-
-def check_lengths(max_seq_length: int, max_query_length: int) -> None:
-    """Google's `validate_flags_or_throw` rule: a window must hold `[CLS]`, the query,
-    two `[SEP]` and at least one passage piece.
-
-    Raises:
-      InvalidArgumentError: naming `max_query_length` if it is below 1, or
-        `max_seq_length` unless it is more than `max_query_length + 3`.
-    """
-    if max_query_length < 1:
-        raise InvalidArgumentError("max_query_length", max_query_length,
-                                   "must be at least 1.")
-    if max_seq_length <= max_query_length + 3:
-        raise InvalidArgumentError(
-            "max_seq_length", max_seq_length,
-            f"must be more than max_query_length + 3 = {max_query_length + 3}, to hold "
-            "[CLS], the question, two [SEP] and at least one passage piece.")
 
 
 @dataclasses.dataclass
@@ -230,10 +212,10 @@ def convert_examples_to_features(squad_file: SquadFile, tokenizer: Tokenizer,
       The windows, question after question in file order.
 
     Raises:
-      InvalidArgumentError: for lengths `check_lengths` refuses, or `doc_stride` < 1.
+      InvalidArgumentError: for lengths `check_query_length` refuses, or `doc_stride` < 1.
       ValueError: if `is_training` but the file was not read for training.
     """
-    check_lengths(max_seq_length, max_query_length)
+    check_query_length(max_seq_length, max_query_length)
     if doc_stride < 1:
         raise InvalidArgumentError("doc_stride", doc_stride, "must be at least 1.")
     with paused_garbage_collection():

@@ -32,6 +32,7 @@ from bert_tf.tasks.classification import dataset as array_datasets
 from bert_tf.tasks.squad import evaluation, objectives, predictions
 from bert_tf.tasks.squad import features as squad_features
 from bert_tf.tasks.squad import squad_json
+from bert_tf.text import packing
 from bert_tf.text.tokenization import FullTokenizer
 from bert_tf.training import trainer as training
 
@@ -119,7 +120,7 @@ class SquadTask(Task):
                 raise InvalidArgumentError("predict_file", task.predict_file,
                                            f"is required with {name}: the SQuAD JSON to "
                                            "predict (and, for do_eval, to score).")
-        squad_features.check_lengths(options.max_seq_length, task.max_query_length)
+        packing.check_query_length(options.max_seq_length, task.max_query_length)
         # A stride past a window's pieces is allowed: as Google's loop, windows then
         # advance by their length, without overlap.
         if task.doc_stride < 1:
