@@ -15,7 +15,7 @@ import torch
 from absl import flags
 
 from bert_tf.tasks import runner
-from bert_tf.tasks.base import FineTuningOptions
+from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
 from bert_tf.text import tokenization
 
 FLAGS = flags.FLAGS
@@ -122,6 +122,47 @@ def train_hugging_face(model, examples: int, batches, loss, rng: np.random.Gener
     return steps, time.time() - started
 
 
+def _classification_batches(features: dict, batch_size: int, order: np.ndarray):
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        width = int(features["input_mask"][rows].sum(axis=1).max())
+        yield {name: torch.from_numpy(features[name][rows][:, :width].astype(np.int64))
+               for name in ("input_ids", "input_mask", "segment_ids")}, \
+            torch.from_numpy(features["label_ids"][rows].astype(np.int64))
+
+
+def hugging_face_classification(task, seed: int, predict_batch_size: int = 64) -> dict:
+    """The fine-tuning of a prepared `ClassificationTask` in PyTorch with transformers'
+    BertForSequenceClassification, on the task's features (one input per example),
+    scored by the task; returns training and dev-prediction examples/s and the dev
+    scores."""
+    import transformers
+    train, dev = task.features[TRAIN], task.features[DEV]
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = transformers.BertForSequenceClassification.from_pretrained(
+        model_dir(), num_labels=task.info.num_labels)
+    steps, seconds = train_hugging_face(
+        model, len(train["label_ids"]),
+        lambda order: _classification_batches(train, FLAGS.train_batch_size, order),
+        lambda inputs, labels: model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
+            token_type_ids=inputs["segment_ids"], labels=labels).loss, rng)
+    model.eval()
+    logits = []
+    started = time.time()
+    with torch.inference_mode():
+        for inputs, _ in _classification_batches(dev, predict_batch_size,
+                                                 np.arange(len(dev["label_ids"]))):
+            logits.append(model(input_ids=inputs["input_ids"],
+                                attention_mask=inputs["input_mask"],
+                                token_type_ids=inputs["segment_ids"]).logits.numpy())
+    predict_seconds = time.time() - started
+    return {"examples_per_second": steps * FLAGS.train_batch_size / seconds,
+            "predict_examples_per_second": len(dev["label_ids"]) / predict_seconds,
+            **dev_scores(task.score(np.concatenate(logits)))}
+
+
 def run_seeds(task_name: str, runs: dict, bert_tf, hugging_face) -> None:
     """Runs `bert_tf(seed)` and, unless None, `hugging_face(seed)` for every seed; prints
     each result, appends it to `runs[side]` and to --results_file."""
@@ -131,11 +172,16 @@ def run_seeds(task_name: str, runs: dict, bert_tf, hugging_face) -> None:
             sides.append(("hugging_face", hugging_face))
         for side, run in sides:
             result = {"task": task_name, "side": side, "seed": seed, **run(seed)}
-            print(json.dumps(result), flush=True)
+            record(result)
             runs[side].append(result)
-            if FLAGS.results_file:
-                with open(FLAGS.results_file, "a") as writer:
-                    writer.write(json.dumps(result) + "\n")
+
+
+def record(result: dict) -> None:
+    """Prints one run's result as a JSON line and appends it to --results_file."""
+    print(json.dumps(result), flush=True)
+    if FLAGS.results_file:
+        with open(FLAGS.results_file, "a") as writer:
+            writer.write(json.dumps(result) + "\n")
 
 
 def summary(values: list[float]) -> str:

@@ -21,12 +21,11 @@ each seed and the table gives mean ± standard deviation.
 
 import os
 
-import numpy as np
 import torch
 from absl import app, flags
 
 import common  # benchmarks/common.py: what the fine-tuning benchmarks share.
-from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
+from bert_tf.tasks.base import FineTuningOptions
 from bert_tf.tasks.classification.task import ClassificationOptions, ClassificationTask
 
 FLAGS = flags.FLAGS
@@ -56,41 +55,6 @@ def run_ours(task_name: str, seed: int, data_dir: str) -> dict:
                            seed)
 
 
-def _batches(features: dict, batch_size: int, order: np.ndarray):
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = int(features["input_mask"][rows].sum(axis=1).max())
-        yield {name: torch.from_numpy(features[name][rows][:, :width].astype(np.int64))
-               for name in ("input_ids", "input_mask", "segment_ids")}, \
-            torch.from_numpy(features["label_ids"][rows].astype(np.int64))
-
-
-def run_hugging_face(task: ClassificationTask, seed: int) -> dict:
-    """The same fine-tuning in PyTorch with transformers' BertForSequenceClassification,
-    on the task's features, scored by the task."""
-    import transformers
-    train, dev = task.features[TRAIN], task.features[DEV]
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = transformers.BertForSequenceClassification.from_pretrained(
-        common.model_dir(), num_labels=task.info.num_labels)
-    steps, seconds = common.train_hugging_face(
-        model, len(train["label_ids"]),
-        lambda order: _batches(train, FLAGS.train_batch_size, order),
-        lambda inputs, labels: model(
-            input_ids=inputs["input_ids"], attention_mask=inputs["input_mask"],
-            token_type_ids=inputs["segment_ids"], labels=labels).loss, rng)
-    model.eval()
-    logits = []
-    with torch.inference_mode():
-        for inputs, _ in _batches(dev, 64, np.arange(len(dev["label_ids"]))):
-            logits.append(model(input_ids=inputs["input_ids"],
-                                attention_mask=inputs["input_mask"],
-                                token_type_ids=inputs["segment_ids"]).logits.numpy())
-    return {"examples_per_second": steps * FLAGS.train_batch_size / seconds,
-            **common.dev_scores(task.score(np.concatenate(logits)))}
-
-
 def main(argv: list[str]) -> None:
     """Runs every task, seed and side; prints a table."""
     del argv
@@ -102,7 +66,7 @@ def main(argv: list[str]) -> None:
         runs = {"bert_tf": [], "hugging_face": []}
         common.run_seeds(
             task, runs, lambda seed: run_ours(task, seed, data_dir),
-            None if prepared is None else lambda seed: run_hugging_face(prepared, seed))
+            None if prepared is None else lambda seed: common.hugging_face_classification(prepared, seed))
         keys = [key for key in runs["bert_tf"][0] if key.startswith("eval_")]
         table += common.table_rows(f"{task} | ", runs, keys, named=True)
     print("\n".join(table))

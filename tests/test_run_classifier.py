@@ -77,7 +77,9 @@ def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, mo
     np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=1e-5)
     info = json.loads((output / "task_info.json").read_text())
     assert info == {"version": 2, "run_kind": "run_classifier.py", "task_name": "tsv",
-                    "labels": ["no", "yes"], "is_regression": False, "pair": False}
+                    "labels": ["no", "yes"], "is_regression": False, "pair": False,
+                    "long_input_strategy": "head", "head_tokens": 128, "doc_stride": None,
+                    "window_pooling": "mean"}
     labels = info["labels"]
     processor = classification_data.get_processor(
         "tsv", data_dir=str(data), text_a_column="text", label_column="answer")
@@ -264,6 +266,7 @@ def test_folder_of_a_pretraining_run_is_refused_untouched(tmp_path, model_files,
     {"task_name": "mrpc", "labels": ["0", "1"], "is_regression": False, "pair": True},
     {"task_name": "mrpc", "labels": ["0", "1"], "is_regression": False, "pair": True,
      "run_kind": "run_classifier.py"},
+    # Version 2 before the long-input fields: they take their defaults (head).
     {"version": 2, "run_kind": "run_classifier.py", "task_name": "mrpc",
      "labels": ["0", "1"], "is_regression": False, "pair": True}])
 def test_task_file_of_each_version_is_read(tmp_path, fields):
@@ -277,7 +280,8 @@ def test_task_file_is_written_with_its_version_and_read_back(tmp_path):
     info.write(str(tmp_path / "out"))
     assert json.loads((tmp_path / "out" / "task_info.json").read_text()) == {
         "version": 2, "run_kind": "run_classifier.py", "task_name": "sts-b", "labels": None,
-        "is_regression": True, "pair": True}
+        "is_regression": True, "pair": True, "long_input_strategy": "head",
+        "head_tokens": 128, "doc_stride": None, "window_pooling": "mean"}
     assert ClassificationInfo.read(str(tmp_path / "out")) == info
     assert ClassificationInfo.read(str(tmp_path)) is None  # No file.
 

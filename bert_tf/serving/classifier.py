@@ -5,8 +5,11 @@
 
   * `serving_default`: `text_a` (and `text_b` for a pair task), tf.string [batch].
     Tokenizes in the graph exactly as Google's `FullTokenizer`
-    (`bert_tf.text.graph_tokenization`), truncates as Google's `_truncate_seq_pair`, packs
-    `[CLS] A [SEP] B [SEP]` and pads (to the batch's longest input by default).
+    (`bert_tf.text.graph_tokenization`), reads a long text as the model was trained to
+    (`bert_tf.text.long_inputs`: by default its head, truncated as Google's
+    `_truncate_seq_pair`; or its tail, both ends, or windows whose logits are pooled,
+    one row of outputs per text), packs `[CLS] A [SEP] B [SEP]` and pads (to the
+    batch's longest input by default).
   * `serve_ids`: `input_ids`, `input_mask`, `segment_ids`, int32 [batch, seq], as
     Google's `convert_single_example` writes them. Its functions hold only core
     TensorFlow ops, and it refuses ids out of range (see `bert_tf.serving.common`).
@@ -23,8 +26,10 @@ import tensorflow as tf
 from bert_tf.modeling import INPUT_NAMES, BertClassifier
 from bert_tf.serving import common
 from bert_tf.serving.common import SERVE_IDS, SERVING_DEFAULT, Signature
+from bert_tf.text import long_inputs as long_input_rules
 from bert_tf.text import tokenization
 from bert_tf.text.graph_tokenization import InGraphTokenizer
+from bert_tf.text.long_inputs import LongInputStrategy
 from bert_tf.text.packing import check_max_seq_length
 
 
@@ -35,7 +40,7 @@ class _ClassifierModule(common.ServingModule):
     def __init__(self, model: BertClassifier, tokenizer: InGraphTokenizer | None,
                  vocab_file: str, cls_id: int, sep_id: int, max_seq_length: int,
                  label_list: list[str] | None, pair: bool, jit_compile: bool,
-                 pad_to_max_seq_length: bool):
+                 pad_to_max_seq_length: bool, long_inputs: LongInputStrategy):
         def logits(inputs: dict[str, tf.Tensor]) -> tf.Tensor:
             return model(inputs, training=False)["logits"]
 
@@ -46,6 +51,7 @@ class _ClassifierModule(common.ServingModule):
         self._cls_id, self._sep_id = cls_id, sep_id
         self._max_seq_length = max_seq_length
         self._pad_to_max = pad_to_max_seq_length
+        self._long_inputs = long_inputs
         self._labels = label_list
         self._num_labels = model.num_labels
         self._vocab_sizes = (model.config.vocab_size, model.config.type_vocab_size)
@@ -84,19 +90,45 @@ class _ClassifierModule(common.ServingModule):
         segments = [self.tokenizer.tokenize(text_a)]
         if text_b is not None:
             segments.append(self.tokenizer.tokenize(text_b))
-        special_tokens = len(segments) + 1
-        segments = common.truncate_to_budget(segments,
-                                             self._max_seq_length - special_tokens)
-        inputs = common.pack_segments(segments, self._cls_id, self._sep_id,
-                                      self._max_seq_length if self._pad_to_max else None)
-        return self._outputs(self._logits(inputs))
+        if self._long_inputs.name == long_input_rules.HEAD:
+            special_tokens = len(segments) + 1
+            segments = common.truncate_to_budget(segments,
+                                                 self._max_seq_length - special_tokens)
+            return self._outputs(self._logits(self._pack(segments)))
+        segments, example = self._select(segments)
+        logits = long_input_rules.graph_pool(self._logits(self._pack(segments)), example,
+                                             self._long_inputs.pooling)
+        return self._outputs(logits)
+
+    def _select(self, segments: list[tf.RaggedTensor],
+                ) -> tuple[list[tf.RaggedTensor], tf.Tensor]:
+        """The segments of every model input the long-input strategy makes of the
+        texts (one, or a window each), and the text of each, int64 [inputs]: a single
+        text within `max_seq_length - 2` pieces, or a pair's `text_a` whole (its first
+        `max_seq_length - 4` pieces) and `text_b` in the room left."""
+        if len(segments) == 1:
+            budget = tf.fill([segments[0].nrows()],
+                             tf.constant(self._max_seq_length - 2, tf.int64))
+            selected, example = long_input_rules.graph_select(self._long_inputs,
+                                                              segments[0], budget)
+            return [selected], example
+        text_a = segments[0][:, :self._max_seq_length - 4]
+        budget = self._max_seq_length - 3 - text_a.row_lengths()
+        selected, example = long_input_rules.graph_select(self._long_inputs, segments[1],
+                                                          budget)
+        return [tf.gather(text_a, example), selected], example
+
+    def _pack(self, segments: list[tf.RaggedTensor]) -> dict[str, tf.Tensor]:
+        return common.pack_segments(segments, self._cls_id, self._sep_id,
+                                    self._max_seq_length if self._pad_to_max else None)
 
 
 def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str,
                       do_lower_case: bool, max_seq_length: int,
                       label_list: Sequence[str] | None, pair: bool,
                       jit_compile: bool = False, pad_to_max_seq_length: bool = False,
-                      text_signature: bool = True) -> str:
+                      text_signature: bool = True,
+                      long_inputs: LongInputStrategy = LongInputStrategy()) -> str:
     """Writes a SavedModel of a sequence classifier (or regressor) for TF Serving.
 
     The SavedModel goes into a new folder `export_dir/<unix_seconds>/` (one second
@@ -126,6 +158,11 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
         function of a SavedModel, so one without tensorflow_text's ops refuses the
         whole model if any signature uses them; pass False for such a server to get a
         model holding `serve_ids` alone.
+      long_inputs: what the raw-text signature reads of a text longer than
+        `max_seq_length` (the model's training strategy; see
+        `bert_tf.text.long_inputs`). With `windows`, a text's windows are all run and
+        their logits pooled, so the work grows with the text's length. `serve_ids`
+        takes one model input per row and pools nothing.
 
     Returns:
       The path of the new version folder.
@@ -134,7 +171,7 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
       ExportError: for labels that do not match the model's outputs, a vocabulary
         that does not fit the model, or an unusable `export_dir`.
       bert_tf.errors.InvalidArgumentError: for a `max_seq_length` that does not fit
-        the model.
+        the model, or a `long_inputs` out of range.
       bert_tf.tokenization.VocabError: for a bad vocabulary file.
       TypeError: if `model` is not a `BertClassifier`.
     """
@@ -144,12 +181,14 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
     labels = common.check_labels(label_list, model.num_labels)
     check_max_seq_length(max_seq_length, model.config.max_position_embeddings,
                          smallest=3 if pair else 2)
+    long_inputs.check(max_seq_length, pair)
     vocab = tokenization.load_vocab(vocab_file)
     cls_id, sep_id = common.special_ids(vocab, vocab_file, model.config.vocab_size)
 
     tokenizer = InGraphTokenizer(vocab_file, do_lower_case) if text_signature else None
     module = _ClassifierModule(model, tokenizer, vocab_file, cls_id, sep_id, max_seq_length,
-                               labels, pair, jit_compile, pad_to_max_seq_length)
+                               labels, pair, jit_compile, pad_to_max_seq_length,
+                               long_inputs)
     outputs = ["score"] if labels is None else ["probabilities", "label"]
     signatures = {SERVE_IDS: Signature(module.serve_ids, INPUT_NAMES, outputs)}
     if text_signature:
@@ -161,6 +200,7 @@ def export_classifier(model: BertClassifier, export_dir: str, *, vocab_file: str
         "do_lower_case": do_lower_case,
         "max_seq_length": max_seq_length,
         "pair": pair,
+        **long_inputs.fields(),
         "jit_compile": jit_compile,
         "text_padding": common.text_padding(pad_to_max_seq_length),
     }

@@ -189,12 +189,13 @@ class FineTuningOptions:
 class TaskInfo:
     """What a task saves in its output folder (`task_info.json`) so that later runs
     without training data (evaluation, prediction, export) rebuild the same model: a
-    subclass per task declares its fields as dataclass fields (str, bool, tuples of
-    str, or None where the annotation allows it).
+    subclass per task declares its fields as dataclass fields (str, int, bool, tuples
+    of str, or None where the annotation allows it).
 
     The file also holds `version` and `run_kind` (see
     `bert_tf.training.fine_tuning.read_task_info`); files of version 1 may hold the
-    subclass's `LEGACY_KEYS` too, which are ignored.
+    subclass's `LEGACY_KEYS` too, which are ignored. A field added later has a default,
+    which files written before it existed take.
     """
 
     #: The script whose runs write this task's files, e.g. "run_ner.py".
@@ -220,8 +221,8 @@ class TaskInfo:
         """Checks and converts the fields read from `path` (JSON lists become tuples).
 
         Raises:
-          UserInputError: naming `path` and the field, if one is missing, unknown or
-            of the wrong type.
+          UserInputError: naming `path` and the field, if one without a default is
+            missing, or one is unknown or of the wrong type.
         """
         names = [field.name for field in dataclasses.fields(cls)]
         allowed = {*names, "version", "run_kind",
@@ -233,7 +234,12 @@ class TaskInfo:
                                  "output folder.")
         hints = typing.get_type_hints(cls)
         values = {}
+        defaults = {field.name: field.default for field in dataclasses.fields(cls)
+                    if field.default is not dataclasses.MISSING}
         for name in names:
+            if name not in fields and name in defaults:
+                values[name] = defaults[name]
+                continue
             if name not in fields:
                 raise UserInputError(f"{path} lacks the field {name!r} of a {cls.RUN_KIND} "
                                      "task; the file is damaged or not this project's: "
@@ -265,7 +271,7 @@ def _checked(value: object, annotation: object, path: str, name: str) -> object:
             item = typing.get_args(kind)[0]
             if all(isinstance(element, item) for element in value):
                 return tuple(value)
-        elif kind in (str, bool) and type(value) is kind:
+        elif kind in (str, int, bool) and type(value) is kind:
             return value
     raise UserInputError(f"{path}: the field {name!r} is {value!r}, not of type "
                          f"{annotation}; the file is damaged or not this project's: choose "

@@ -88,7 +88,8 @@ def best_window(spans: Sequence[tuple[int, int]], position: int) -> int:
     return best
 
 
-def window_starts(lengths: tf.Tensor, size: int, stride: int) -> tf.RaggedTensor:
+def window_starts(lengths: tf.Tensor, size: int | tf.Tensor,
+                  stride: int | tf.Tensor) -> tf.RaggedTensor:
     """Where the windows over each example's pieces start, as
     `window_spans` places them for a sentence without
     document context: every `stride` pieces, the last one moved back to end at the
@@ -97,17 +98,20 @@ def window_starts(lengths: tf.Tensor, size: int, stride: int) -> tf.RaggedTensor
 
     Args:
       lengths: int64 [batch], the number of pieces of each example.
-      size: the most pieces in a window (max_seq_length - 2).
-      stride: how many pieces apart windows start, in [1, size].
+      size: the most pieces in a window (max_seq_length - 2), for all examples or
+        int64 [batch], one per example.
+      stride: how many pieces apart windows start, in [1, size], likewise.
 
     Returns:
       int64 RaggedTensor [batch, (windows)] of start offsets, ascending.
     """
     lengths = tf.cast(lengths, tf.int64)
+    size = tf.broadcast_to(tf.cast(size, tf.int64), tf.shape(lengths))
+    stride = tf.broadcast_to(tf.cast(stride, tf.int64), tf.shape(lengths))
     count = 1 + tf.maximum(tf.constant(0, tf.int64), (lengths - size + stride - 1) // stride)
     index = tf.ragged.range(count)
     latest = tf.maximum(lengths - size, 0)[:, tf.newaxis]
-    return tf.minimum(index * stride, latest)
+    return tf.minimum(index * stride[:, tf.newaxis], latest)
 
 
 def best_windows(positions: tf.Tensor, starts: tf.Tensor, valid: tf.Tensor,

@@ -37,7 +37,7 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
                            is_training: bool, seed: int | None = None,
                            input_context: tf.distribute.InputContext | None = None,
                            drop_remainder: bool = True, trim_padding: bool = False,
-                           ) -> tf.data.Dataset:
+                           sample_windows: bool = False) -> tf.data.Dataset:
     """Batches of classification features.
 
     Training: the examples are split over the input pipelines (one per worker), then
@@ -65,12 +65,16 @@ def classification_dataset(features: dict[str, np.ndarray], batch_size: int,
         always full, this only sets the static shape.
       trim_padding: cut each batch's sequence axis to its longest real sequence (the
         sequence dimension becomes None): less work on CPU and GPU; not for TPUs.
+      sample_windows: training on examples of several rows (`example_index`,
+        windows of a long text): each epoch takes one row of each example, drawn
+        anew; otherwise every row is a training example.
 
     Raises:
       UserInputError: if there are no training examples, or fewer than pipelines.
     """
     return array_dataset(features, FEATURE_NAMES, _SEQUENCE_FEATURES, batch_size,
-                         is_training, seed, input_context, drop_remainder, trim_padding)
+                         is_training, seed, input_context, drop_remainder, trim_padding,
+                         row_groups=features["example_index"] if sample_windows else None)
 
 
 def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...],
@@ -78,11 +82,16 @@ def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...
                   seed: int | None = None,
                   input_context: tf.distribute.InputContext | None = None,
                   drop_remainder: bool = True, trim_padding: bool = False,
-                  ) -> tf.data.Dataset:
+                  row_groups: np.ndarray | None = None) -> tf.data.Dataset:
     """The pipeline behind `classification_dataset` for any in-memory features: the
     arrays named `feature_names` (all with one row per example), of which
     `sequence_features` are [examples, seq] and are cut by `trim_padding`. See
     `classification_dataset` for the behaviour and the other arguments.
+
+    With `row_groups` (the group of each row, ascending from 0, e.g. the example of
+    each window), training shuffles groups, not rows, and takes one row of each group
+    per epoch, drawn uniformly from the seed and the position in the stream (so a
+    resumed run draws the same rows again).
     """
     missing = [name for name in feature_names if name not in features]
     if missing:
@@ -104,13 +113,17 @@ def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...
 
     # Shuffle and batch row indexes, then gather whole batches: the shuffle buffer
     # holds integers, not examples, and one gather per batch is cheap.
-    dataset = tf.data.Dataset.range(len(features["input_ids"]))
+    sampled = is_training and row_groups is not None
+    units = int(row_groups[-1]) + 1 if sampled and count else count
+    dataset = tf.data.Dataset.range(units if sampled else len(features["input_ids"]))
     if pipelines > 1:
         dataset = dataset.shard(pipelines, pipeline_id)
     if is_training:
-        shard_size = len(range(pipeline_id, count, pipelines))
+        shard_size = len(range(pipeline_id, units, pipelines))
         dataset = dataset.shuffle(shard_size, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
+    if sampled:
+        dataset = _one_row_per_group(dataset, row_groups, seed)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(
         lambda indexes: {name: tf.gather(tensor, indexes) for name, tensor in tensors.items()},
@@ -119,3 +132,22 @@ def array_dataset(features: dict[str, np.ndarray], feature_names: tuple[str, ...
         dataset = dataset.map(lambda batch: _trim(batch, sequence_features),
                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _one_row_per_group(groups: tf.data.Dataset, row_groups: np.ndarray,
+                       seed: int | None) -> tf.data.Dataset:
+    """Maps a stream of group numbers to one row of each, drawn uniformly by a
+    stateless generator keyed on `seed` and the element's position in the stream."""
+    first = np.searchsorted(row_groups, np.arange(int(row_groups[-1]) + 1))
+    sizes = np.diff(np.append(first, len(row_groups)))
+    first, sizes = tf.constant(first, tf.int64), tf.constant(sizes, tf.int64)
+    key = tf.constant(np.random.SeedSequence().entropy % 2**31 if seed is None else seed,
+                      tf.int64)
+
+    def draw(position: tf.Tensor, group: tf.Tensor) -> tf.Tensor:
+        size = tf.gather(sizes, group)
+        offset = tf.random.stateless_uniform([], seed=tf.stack([key, position]),
+                                             maxval=size, dtype=tf.int64)
+        return tf.gather(first, group) + offset
+
+    return groups.enumerate().map(draw)

@@ -4,7 +4,11 @@ GLUE's tasks, Google's XNLI and the user's own `tsv`/`csv` files (see
 `bert_tf.tasks.classification.data`) fine-tune a `BertClassifier` on the `[CLS]`
 output; evaluation writes the task's GLUE metrics, prediction writes
 `test_results.tsv` (class probabilities, or the score of a regression task, one line
-per test example in file order), export a SavedModel taking raw text.
+per test example in file order), export a SavedModel taking raw text. A text longer
+than one model input is read as the long-input strategy says
+(`bert_tf.text.long_inputs`): its head (Google's truncation), its tail, both, or
+windows whose logits are pooled, in training, evaluation, prediction and the export
+alike.
 """
 
 import dataclasses
@@ -25,10 +29,14 @@ from bert_tf.tasks.classification import data as classification_data
 from bert_tf.tasks.classification import dataset as classification_dataset
 from bert_tf.tasks.classification import metrics
 from bert_tf.tasks.classification import objectives
+from bert_tf.text import long_inputs
+from bert_tf.text.long_inputs import LongInputStrategy
 from bert_tf.text.tokenization import FullTokenizer
 from bert_tf.training import trainer as training
 
 RUN_KIND = "run_classifier.py"
+ALL_WINDOWS, SAMPLE_WINDOW = "all", "sample"
+TRAIN_WINDOWS = (ALL_WINDOWS, SAMPLE_WINDOW)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +52,14 @@ class ClassificationOptions:
       class_weights: a loss weight per label in the label list's order ("w0,w1,..."
         or a tuple), or "balanced" (inversely proportional to the training label
         frequencies); None weighs every example alike.
+      long_input_strategy, head_tokens, doc_stride, window_pooling: what a text
+        longer than `max_seq_length` keeps (`LongInputStrategy`'s name, head_tokens,
+        doc_stride, pooling); None: what the model in the output folder was trained
+        with, else head, 128, half a window, mean. The last three apply only to
+        `head_tail` (head_tokens) and `windows` (the others).
+      train_windows: `windows` training: every window of a text is a training
+        example with the text's label ("all"), or one window per text, drawn anew
+        each epoch ("sample").
     """
 
     task_name: str
@@ -51,13 +67,18 @@ class ClassificationOptions:
     text_b_column: str | None = None
     label_column: str | None = None
     class_weights: str | tuple[float, ...] | None = None
+    long_input_strategy: str | None = None
+    head_tokens: int | None = None
+    doc_stride: int | None = None
+    window_pooling: str | None = None
+    train_windows: str = ALL_WINDOWS
 
 
 @dataclasses.dataclass(frozen=True)
 class ClassificationInfo(TaskInfo):
     """What a classifier's output folder records: the task, its labels in the order of
     the model's outputs (None for regression), and whether its inputs are pairs (the
-    SavedModel then takes two texts)."""
+    SavedModel then takes two texts), and how it reads long texts."""
 
     RUN_KIND = RUN_KIND
 
@@ -65,6 +86,16 @@ class ClassificationInfo(TaskInfo):
     labels: tuple[str, ...] | None
     is_regression: bool
     pair: bool
+    long_input_strategy: str = long_inputs.HEAD
+    head_tokens: int = long_inputs.DEFAULT_HEAD_TOKENS
+    doc_stride: int | None = None
+    window_pooling: str = long_inputs.MEAN
+
+    @property
+    def long_inputs(self) -> LongInputStrategy:
+        """The long-input strategy the model was trained with."""
+        return LongInputStrategy(self.long_input_strategy, self.head_tokens,
+                                 self.doc_stride, self.window_pooling)
 
     @property
     def num_labels(self) -> int:
@@ -118,6 +149,51 @@ class ClassificationTask(Task):
         #: Feature arrays of each split read (`classification_data`'s), by split.
         self.features: dict[str, dict[str, np.ndarray]] = {}
         self.weights: list[float] | None = None
+        #: What this run reads of long texts (`prepare` resolves it).
+        self.long_inputs = LongInputStrategy()
+
+    def validate(self, options: FineTuningOptions) -> None:
+        """See base class: the long-input options that were given are in range."""
+        if self.task_options.train_windows not in TRAIN_WINDOWS:
+            raise InvalidArgumentError("train_windows", self.task_options.train_windows,
+                                       f"must be one of {', '.join(TRAIN_WINDOWS)}.")
+        self._given_long_inputs(LongInputStrategy()).check(options.max_seq_length)
+
+    def _given_long_inputs(self, base: LongInputStrategy) -> LongInputStrategy:
+        """`base` with the long-input options that were given."""
+        given = self.task_options
+        return LongInputStrategy(
+            name=base.name if given.long_input_strategy is None else given.long_input_strategy,
+            head_tokens=base.head_tokens if given.head_tokens is None else given.head_tokens,
+            doc_stride=base.doc_stride if given.doc_stride is None else given.doc_stride,
+            pooling=base.pooling if given.window_pooling is None else given.window_pooling)
+
+    def _resolve_long_inputs(self, saved: ClassificationInfo | None,
+                             do_train: bool) -> LongInputStrategy:
+        """The options given over the saved model's (a run without training), over
+        the defaults; refuses options the strategy does not use.
+
+        Raises:
+          InvalidArgumentError: naming an option given for another strategy.
+        """
+        given = self.task_options
+        base = saved.long_inputs if saved is not None and not do_train else LongInputStrategy()
+        strategy = self._given_long_inputs(base)
+        unused = [(name, value, needed) for name, value, needed in (
+            ("head_tokens", given.head_tokens, long_inputs.HEAD_TAIL),
+            ("doc_stride", given.doc_stride, long_inputs.WINDOWS),
+            ("window_pooling", given.window_pooling, long_inputs.WINDOWS),
+            ("train_windows", None if given.train_windows == ALL_WINDOWS or not do_train
+             else given.train_windows, long_inputs.WINDOWS))
+            if value is not None and strategy.name != needed]
+        if unused:
+            name, value, needed = unused[0]
+            raise InvalidArgumentError(name, value, f"applies only to long_input_strategy="
+                                       f"{needed}; this run uses {strategy.name}.")
+        if saved is not None and not do_train and strategy != base:
+            logging.warning("The model was trained with %s; this run reads long texts "
+                            "with %s, as asked.", base.fields(), strategy.fields())
+        return strategy
 
     def prepare(self, options: FineTuningOptions, tokenizer: FullTokenizer,
                 saved: ClassificationInfo | None) -> ClassificationInfo:
@@ -134,6 +210,9 @@ class ClassificationTask(Task):
             labels=saved.labels if generic and saved and not options.do_train else None)
         train_examples = (processor.get_train_examples(options.data_dir)
                           if options.do_train else None)
+        self.long_inputs = self._resolve_long_inputs(saved, options.do_train)
+        if self.long_inputs.uses_windows and self.task_options.train_windows == ALL_WINDOWS:
+            self.example_name = "windows"
         if saved is not None and not options.do_train:
             info = saved
         else:
@@ -141,13 +220,15 @@ class ClassificationTask(Task):
             info = ClassificationInfo(
                 task_name=name.lower(), labels=None if labels is None else tuple(labels),
                 is_regression=processor.is_regression,
-                pair=any(example.text_b is not None for example in train_examples or []))
+                pair=any(example.text_b is not None for example in train_examples or []),
+                **self.long_inputs.fields())
             if saved is not None and saved.labels != info.labels:
                 raise UserInputError(
                     f"The output folder {options.output_dir} holds a model trained with "
                     f"labels {_listed(saved.labels)}, but the data has "
                     f"{_listed(info.labels)}; use a new output folder.")
         self.info = info
+        self.long_inputs.check(options.max_seq_length, info.pair)
         if options.needs_dev_data:
             self._convert(DEV, processor.get_dev_examples(options.data_dir), tokenizer)
         if train_examples is not None:
@@ -161,17 +242,32 @@ class ClassificationTask(Task):
 
     def _convert(self, split: str, examples: list, tokenizer: FullTokenizer) -> None:
         max_seq_length = self.options.max_seq_length
-        features, truncated = classification_data.convert_examples_to_features(
+        features, num_long = classification_data.convert_examples_to_features(
             examples, self.info.labels, max_seq_length, tokenizer,
-            is_regression=self.info.is_regression)
-        logging.info("%s: %d examples, %d truncated to max_seq_length=%d.", split,
-                     len(examples), truncated, max_seq_length)
+            is_regression=self.info.is_regression, long_inputs=self.long_inputs)
+        rows = len(features["label_ids"])
+        if self.long_inputs.uses_windows:
+            read = (f"which became {rows - len(examples) + num_long} windows "
+                    f"({rows} inputs in all)")
+        else:
+            read = f"read by their {self.long_inputs.name}"
+        logging.info("%s: %d examples, %d longer than one input of max_seq_length=%d, %s.",
+                     split, len(examples), num_long, max_seq_length, read)
         self.features[split] = features
 
     @property
+    def samples_windows(self) -> bool:
+        """Whether training takes one window of each text per epoch."""
+        return (self.long_inputs.uses_windows
+                and self.task_options.train_windows == SAMPLE_WINDOW)
+
+    @property
     def num_train_examples(self) -> int:
-        """See base class."""
-        return len(self.features[TRAIN]["label_ids"])
+        """See base class: the texts, or with `windows` every window of them unless
+        one is sampled per text."""
+        train = self.features[TRAIN]
+        return (len(long_inputs.first_rows(train["example_index"])) if self.samples_windows
+                else len(train["label_ids"]))
 
     @property
     def primary_metric(self) -> str:
@@ -195,22 +291,39 @@ class ClassificationTask(Task):
                           if input_context else options.train_batch_size)
             return classification_dataset.classification_dataset(
                 self.features[TRAIN], batch_size, is_training=True, seed=options.seed,
-                input_context=input_context, trim_padding=options.trim_padding)
+                input_context=input_context, trim_padding=options.trim_padding,
+                sample_windows=self.samples_windows)
         batch_size = options.eval_batch_size if split == DEV else options.predict_batch_size
         return classification_dataset.classification_dataset(
             self.features[split], batch_size, is_training=False,
             trim_padding=options.trim_padding)
 
-    def logits(self, model: keras.Model, strategy: tf.distribute.Strategy,
-               split: str) -> np.ndarray:
-        """`model`'s logits [N, num_labels] for every example of `split`, in order."""
+    def input_logits(self, model: keras.Model, strategy: tf.distribute.Strategy,
+                     split: str) -> np.ndarray:
+        """`model`'s logits [inputs, num_labels] for every model input of `split` (a
+        window each, with `windows`), in order."""
         batches = training.predict(strategy, model, self.dataset(split))
         return np.concatenate(batches)[:len(self.features[split]["label_ids"])]
 
+    def pool(self, input_logits: np.ndarray, split: str,
+             pooling: str | None = None) -> np.ndarray:
+        """The logits [N, num_labels] of the N examples of `split` from those of their
+        inputs, pooled by `pooling` (default: the run's)."""
+        return long_inputs.pool_logits(input_logits, self.features[split]["example_index"],
+                                       pooling or self.long_inputs.pooling)
+
+    def logits(self, model: keras.Model, strategy: tf.distribute.Strategy,
+               split: str) -> np.ndarray:
+        """`model`'s logits [N, num_labels] for every example of `split`, in order (a
+        long example's windows pooled)."""
+        return self.pool(self.input_logits(model, strategy, split), split)
+
     def score(self, logits: np.ndarray, split: str = DEV) -> dict[str, float]:
         """`eval_loss`, `loss` and the GLUE metrics of `logits` [N, num_labels] against
-        the labels of `split` (logs the per-class report of a classification)."""
-        labels = self.features[split]["label_ids"]
+        the labels of the N examples of `split` (logs the per-class report of a
+        classification)."""
+        features = self.features[split]
+        labels = features["label_ids"][long_inputs.first_rows(features["example_index"])]
         loss = objectives.evaluation_loss(logits, labels)
         predictions = logits[:, 0] if self.info.is_regression else logits.argmax(-1)
         results = {"eval_loss": loss, "loss": loss,
@@ -239,7 +352,7 @@ class ClassificationTask(Task):
         return serving.export_classifier(
             model, **self.options.export_arguments(vocab_file),
             label_list=None if self.info.is_regression else list(self.info.labels),
-            pair=self.info.pair)
+            pair=self.info.pair, long_inputs=self.long_inputs)
 
     def hugging_face_labels(self) -> list[str] | None:
         """See base class: the labels, none for a regression."""
