@@ -1,6 +1,6 @@
 """The classification tf.data input: evaluation keeps every example once, in order,
 with padding marked; training order is seeded, reshuffled each epoch, resumable and
-sharded; padding trimmed per batch."""
+sharded; padding trimmed per batch; a long text's windows sampled one per epoch."""
 
 import numpy as np
 import tensorflow as tf
@@ -95,3 +95,22 @@ def test_trim_padding_cuts_to_the_longest_sequence_of_each_batch():
     batches = _batches(dataset)
     assert [batch["input_ids"].shape[1] for batch in batches] == [2, 4, 2]
     np.testing.assert_array_equal(batches[1]["input_mask"], features["input_mask"][2:4, :4])
+
+
+def test_sampled_windows_take_one_row_of_each_example_per_epoch():
+    features = _features(9)
+    # Examples of 3, 1, 4 and 1 rows.
+    features["example_index"] = np.array([0, 0, 0, 1, 2, 2, 2, 2, 3], np.int32)
+
+    def epochs(seed):
+        batches = _batches(classification_dataset.classification_dataset(
+            features, batch_size=2, is_training=True, seed=seed, sample_windows=True), 40)
+        rows = np.concatenate([batch["input_ids"][:, 0] for batch in batches]) - 1
+        return rows.reshape(20, 4)
+
+    drawn = epochs(seed=7)
+    for epoch in drawn:
+        assert sorted(features["example_index"][epoch]) == [0, 1, 2, 3]
+    assert set(drawn.ravel()) == set(range(9))  # Every window is drawn sometime.
+    np.testing.assert_array_equal(epochs(seed=7), drawn)
+    assert not np.array_equal(epochs(seed=8), drawn)

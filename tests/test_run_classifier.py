@@ -1,5 +1,6 @@
 """run_classifier.py end to end on tiny models: learning, predictions in input order,
-freezing, early stopping, user tasks, clear errors, resuming, and the task file."""
+freezing, early stopping, user tasks, clear errors, resuming, the task file, and long
+texts read in windows the same way by the script, later runs and the SavedModel."""
 
 import json
 import random
@@ -296,6 +297,8 @@ VALID = {"version": 2, "run_kind": "run_classifier.py", "task_name": "tsv",
     ({**VALID, "labels": "no,yes"}, "the field 'labels' is 'no,yes', not of type"),
     ({**VALID, "is_regression": 0}, "the field 'is_regression' is 0, not of type"),
     ({**VALID, "labels": ["no", 1]}, "the field 'labels' is ['no', 1], not of type"),
+    ({**VALID, "head_tokens": "128"}, "the field 'head_tokens' is '128', not of type"),
+    ({**VALID, "head_tokens": True}, "the field 'head_tokens' is True, not of type"),
     ({**VALID, "extra": 1}, "holds the field 'extra', which a run_classifier.py task file "
                             "does not have"),
     ({**VALID, "version": 3}, "has version 3; this version of bert_tf reads versions 1 to 2"),
@@ -321,3 +324,62 @@ def test_a_task_file_without_labels_stops_the_script_in_one_line(tmp_path, model
         "run_classifier.py task; the file is damaged or not this project's: choose a new "
         "output folder."]
     assert [path.name for path in output.iterdir()] == ["task_info.json"]
+
+
+def _write_long_task(directory, counts=(("train", 96), ("dev", 24), ("test", 7)), seed=0):
+    """The keyword task on texts of 30 one-piece words ('good' means yes, 'day' no):
+    longer than one window of 16 pieces, the keyword anywhere (often past the head)."""
+    filler = [word for word in FILLER if word not in ("river", "day")]
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    texts = {}
+    for split, count in counts:
+        rows = []
+        for _ in range(count):
+            label = rng.choice(["yes", "no"])
+            words = [rng.choice(filler) for _ in range(29)]
+            words.insert(rng.randrange(30), "good" if label == "yes" else "day")
+            rows.append((" ".join(words), label))
+        texts[split] = [text for text, _ in rows]
+        (directory / f"{split}.tsv").write_text(
+            "text\tanswer\n" + "".join(f"{text}\t{label}\n" for text, label in rows))
+    return texts
+
+
+def test_windows_are_saved_with_the_model_and_served_as_the_script_predicts(
+        tmp_path, model_files):
+    texts = _write_long_task(tmp_path / "data")
+    output, export = tmp_path / "out", tmp_path / "export"
+    result = _run(tmp_path / "data", output, model_files, "--do_train", "--do_eval",
+                  "--do_predict", "--num_train_epochs=2", "--max_seq_length=16",
+                  "--long_input_strategy=windows", "--window_pooling=max",
+                  "--doc_stride=5", f"--export_dir={export}")
+    # 30 pieces, 14 a window, 5 apart: windows at 0, 5, 10, 15 and 20 moved back to 16.
+    assert "dev: 24 examples, 24 longer than one input of max_seq_length=16, which " \
+           "became 120 windows (120 inputs in all)." in result.stderr
+    assert "Training on 480 windows for 60 steps" in result.stderr
+    info = json.loads((output / "task_info.json").read_text())
+    assert (info["long_input_strategy"], info["doc_stride"], info["window_pooling"]) == (
+        "windows", 5, "max")
+    trained = _results(output)
+
+    # One row per test text, as the SavedModel gives for the raw texts.
+    rows = np.loadtxt(output / "test_results.tsv", delimiter="\t")
+    assert rows.shape == (7, 2)
+    version = str(next(export.iterdir()))
+    served = tf.saved_model.load(version).signatures["serving_default"](
+        text_a=tf.constant(texts["test"]))
+    np.testing.assert_allclose(served["probabilities"].numpy(), rows, atol=1e-5)
+    assert json.loads((export / version / "export_info.json").read_text())[
+        "long_input_strategy"] == "windows"
+
+    # Without the flags, a later run reads long texts as training did.
+    _run(tmp_path / "data", output, model_files, "--do_eval", "--max_seq_length=16")
+    assert _results(output)["eval_accuracy"] == trained["eval_accuracy"]
+    assert json.loads((output / "task_info.json").read_text()) == info
+    # An option of another strategy is refused in one line.
+    result = _run(tmp_path / "data", output, model_files, "--do_eval",
+                  "--max_seq_length=16", "--head_tokens=4", check=False)
+    assert error_lines(result.stderr) == [
+        "error: --head_tokens=4 applies only to long_input_strategy=head_tail; this run "
+        "uses windows."]
