@@ -401,3 +401,13 @@ def test_run_killed_around_an_evaluation_evaluates_each_checkpoint_once(tmp_path
     assert evaluated == [2, 4, 6, 8]
     state = json.loads((tmp_path / "best" / "best_metric.json").read_text())
     assert (state["value"], state["step"], state["stale"], state["evaluated"]) == (0.7, 4, 2, 8)
+
+
+@pytest.mark.parametrize("step, first, seconds, expected", [
+    (50, 0, 12.3, "step 50/300 (16%), 12.3 s, ETA 1m02s"),  # 250 steps at 0.246 s.
+    (150, 100, 20.0, "step 150/300 (50%), 20.0 s, ETA 1m00s"),  # Resumed at step 100.
+    (10, 0, 400.0, "step 10/300 (3%), 400.0 s, ETA 3h13m"),
+    (300, 0, 99.0, "step 300/300 (100%), 99.0 s, ETA 0s"),
+])
+def test_progress_gives_the_step_of_all_and_an_eta(step, first, seconds, expected):
+    assert training.progress(step, first, 300, seconds) == expected

@@ -160,7 +160,7 @@ class Trainer:
         resumed = self.checkpoints.restore_latest()
         stop = False
         if resumed is not None:
-            logging.info("Resumed from %s at step %d", resumed, self.step)
+            logging.warning("Resumed from %s at step %d", resumed, self.step)
             stop = after_save is not None and after_save(self.step)
             if stop:
                 logging.info("Stopped early at step %d.", self.step)
@@ -202,8 +202,10 @@ class Trainer:
                 for name, value in metrics.items():
                     tf.summary.scalar(name, value)
             if self.step % log_every == 0 or self.step == num_steps:
-                logging.info("step %d: %s", self.step, ", ".join(
-                    f"{name} {value:.4g}" for name, value in sorted(metrics.items())))
+                logging.info("%s: %s", progress(self.step, steps_before, num_steps,
+                                                time.time() - training_started),
+                             ", ".join(f"{name} {value:.4g}"
+                                       for name, value in sorted(metrics.items())))
             if self.step % save_every == 0 or self.step == num_steps:
                 self.checkpoints.save(self.step)
                 if after_save is not None and after_save(self.step):
@@ -240,6 +242,26 @@ class Trainer:
             raise UserInputError("The evaluation data is empty.")
         replicas = self.strategy.num_replicas_in_sync
         return _metrics(totals, batches * replicas)
+
+
+def progress(step: int, first_step: int, num_steps: int, seconds: float) -> str:
+    """Where training stands, e.g. `step 50/300 (17%), 12.3 s, ETA 1m02s`: the
+    remaining steps at the pace of the `step - first_step` steps this run took in
+    `seconds` (start-up included, so the first estimate is high)."""
+    done = step - first_step
+    remaining = (num_steps - step) * seconds / done if done > 0 else 0.0
+    return (f"step {step}/{num_steps} ({100 * step // max(num_steps, 1)}%), "
+            f"{seconds:.1f} s, ETA {_duration(remaining)}")
+
+
+def _duration(seconds: float) -> str:
+    """`seconds` as `1h02m`, `1m02s` or `12s`."""
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def predict(strategy: tf.distribute.Strategy, model: keras.Model, dataset: tf.data.Dataset,
