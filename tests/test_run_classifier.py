@@ -97,6 +97,25 @@ def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, mo
     truth = [1 if "good" in example.text_a.split() else 0 for example in examples]
     assert np.mean(rows.argmax(axis=1) == truth) >= 0.9
 
+    # The dev scores are TensorBoard scalars too, beside the training ones.
+    scalars = _scalars(output / "eval")
+    assert scalars["eval_accuracy"] == [(60, pytest.approx(results["eval_accuracy"]))]
+    assert scalars["eval_loss"] == [(60, pytest.approx(results["eval_loss"], rel=1e-6))]
+    assert _scalars(output / "train")["loss"]
+
+
+def _scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of the TensorBoard event files in `log_dir`: name -> (step, value)."""
+    from tensorflow.core.util import event_pb2
+    scalars = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append(
+                    (event.step, float(tf.make_ndarray(value.tensor))))
+    return scalars
+
 
 def _weights_before_and_after_an_epoch(tmp_path, model_files, flag: str) -> tuple[dict, dict]:
     """The initial weights and those after an epoch of training with `flag`."""

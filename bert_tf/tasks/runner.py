@@ -257,7 +257,11 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
         info.write(options.output_dir)
 
     def evaluate(model: keras.Model) -> dict:
-        return task.evaluate(model, strategy)
+        results = task.evaluate(model, strategy)
+        if trainer.is_chief:
+            training.write_scalars(os.path.join(options.output_dir, "eval"), trainer.step,
+                                   results)
+        return results
 
     if options.do_train:
         logging.info("Training on %d %s for %d steps (batch %d).", task.num_train_examples,

@@ -244,6 +244,19 @@ class Trainer:
         return _metrics(totals, batches * replicas)
 
 
+def write_scalars(log_dir: str, step: int, values: dict) -> None:
+    """Writes the numbers among `values` as TensorBoard scalars at `step` in `log_dir`
+    (e.g. the dev scores of each evaluation in `output_dir/eval`, beside the training
+    scalars of `output_dir/train`)."""
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                tf.summary.scalar(name, float(value))
+    writer.flush()
+    writer.close()
+
+
 def progress(step: int, first_step: int, num_steps: int, seconds: float) -> str:
     """Where training stands, e.g. `step 50/300 (17%), 12.3 s, ETA 1m02s`: the
     remaining steps at the pace of the `step - first_step` steps this run took in
