@@ -102,19 +102,19 @@ def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, mo
     assert scalars["eval_accuracy"] == [(60, pytest.approx(results["eval_accuracy"]))]
     assert scalars["eval_loss"] == [(60, pytest.approx(results["eval_loss"], rel=1e-6))]
     assert _scalars(output / "train")["loss"]
+    # ... and drawn, training loss beside dev loss, and the dev accuracy.
+    image = tf.io.decode_png((output / "training_curves.png").read_bytes())
+    assert image.shape[:2] == (350, 1000)
 
 
 def _scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
-    """The scalars of the TensorBoard event files in `log_dir`: name -> (step, value)."""
-    from tensorflow.core.util import event_pb2
-    scalars = {}
-    for path in sorted(log_dir.glob("events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(str(path)):
-            event = event_pb2.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                scalars.setdefault(value.tag, []).append(
-                    (event.step, float(tf.make_ndarray(value.tensor))))
-    return scalars
+    """The scalars TensorBoard reads from `log_dir`: name -> [(step, value)]."""
+    from tensorboard.backend.event_processing import event_accumulator
+    events = event_accumulator.EventAccumulator(
+        str(log_dir), size_guidance={event_accumulator.TENSORS: 0})
+    events.Reload()
+    return {tag: [(event.step, float(tf.make_ndarray(event.tensor_proto)))
+                  for event in events.Tensors(tag)] for tag in events.Tags()["tensors"]}
 
 
 def _weights_before_and_after_an_epoch(tmp_path, model_files, flag: str) -> tuple[dict, dict]:

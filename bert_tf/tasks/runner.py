@@ -23,6 +23,7 @@ from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.tasks.base import TRAIN, FineTuningOptions, Task, TaskInfo
 from bert_tf.text import packing, tokenization
 from bert_tf.training import checkpoints as training_checkpoints
+from bert_tf.training import curves
 from bert_tf.training import fine_tuning, optimization
 from bert_tf.training import trainer as training
 
@@ -272,6 +273,8 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
         eval_results = {**evaluate(model), "global_step": trainer.step}
         outputs.write_eval_results(options.output_dir, eval_results)
         logging.info("Eval results: %s", eval_results)
+    if options.do_train and trainer.is_chief:
+        curves.write_curves(options.output_dir, task.primary_metric)
     if options.do_predict:
         predictions_file = task.write_predictions(model, strategy)
     if options.export_dir:
