@@ -106,6 +106,12 @@ def test_tiny_model_learns_and_predicts_every_test_example_in_order(tmp_path, mo
     image = tf.io.decode_png((output / "training_curves.png").read_bytes())
     assert image.shape[:2] == (350, 1000)
 
+    # Training again in the same folder says, at WARNING, that there is nothing to do.
+    again = _run(data, output, model_files, "--do_train", "--num_train_epochs=6")
+    assert f"Resumed from {output}/model.ckpt-60 at step 60" in again.stderr
+    assert "That run had finished (60 of 60 steps): nothing is trained; to train again, " \
+           "use a new output folder." in again.stderr
+
 
 def _scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
     """The scalars TensorBoard reads from `log_dir`: name -> [(step, value)]."""

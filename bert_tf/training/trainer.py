@@ -161,6 +161,10 @@ class Trainer:
         stop = False
         if resumed is not None:
             logging.warning("Resumed from %s at step %d", resumed, self.step)
+            if self.step >= num_steps:
+                logging.warning("That run had finished (%d of %d steps): nothing is "
+                                "trained; to train again, use a new output folder.",
+                                self.step, num_steps)
             stop = after_save is not None and after_save(self.step)
             if stop:
                 logging.info("Stopped early at step %d.", self.step)
