@@ -41,6 +41,7 @@ class RunResult:
       predictions_file: `do_predict`'s file, else None.
       export_version: the SavedModel version folder written, else None.
       hugging_face_dir: the Hugging Face model folder written, else None.
+      model: the model as the run left it (the best weights with early stopping).
     """
 
     global_step: int
@@ -49,6 +50,7 @@ class RunResult:
     predictions_file: str | None = None
     export_version: str | None = None
     hugging_face_dir: str | None = None
+    model: keras.Model | None = None
 
 
 def check_output_folders(task: Task, options: FineTuningOptions,
@@ -286,4 +288,4 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
             model, options.export_hf_dir, vocab_file=vocab_file,
             do_lower_case=options.do_lower_case, label_list=task.hugging_face_labels())
     return RunResult(trainer.step, seconds, eval_results, predictions_file, export_version,
-                     hugging_face_dir)
+                     hugging_face_dir, model)

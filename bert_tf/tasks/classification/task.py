@@ -60,6 +60,9 @@ class ClassificationOptions:
       train_windows: `windows` training: every window of a text is a training
         example with the text's label ("all"), or one window per text, drawn anew
         each epoch ("sample").
+      processor: the examples themselves (e.g. `in_memory.InMemoryProcessor`, as the
+        Python API gives them) instead of the files `task_name` reads from
+        `data_dir`; `task_name` then only picks the metrics.
     """
 
     task_name: str
@@ -72,6 +75,7 @@ class ClassificationOptions:
     doc_stride: int | None = None
     window_pooling: str | None = None
     train_windows: str = ALL_WINDOWS
+    processor: classification_data.DataProcessor | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +156,11 @@ class ClassificationTask(Task):
         #: What this run reads of long texts (`prepare` resolves it).
         self.long_inputs = LongInputStrategy()
 
+    @property
+    def reads_data_dir(self) -> bool:
+        """See base class: unless the examples are given in memory."""
+        return self.task_options.processor is None
+
     def validate(self, options: FineTuningOptions) -> None:
         """See base class: the long-input options that were given are in range."""
         if self.task_options.train_windows not in TRAIN_WINDOWS:
@@ -202,7 +211,7 @@ class ClassificationTask(Task):
         self.options = options
         name = self.task_options.task_name
         generic = name.lower() in classification_data.GENERIC_TASKS
-        processor = classification_data.get_processor(
+        processor = self.task_options.processor or classification_data.get_processor(
             name, data_dir=options.data_dir, text_a_column=self.task_options.text_a_column,
             text_b_column=self.task_options.text_b_column,
             label_column=self.task_options.label_column,

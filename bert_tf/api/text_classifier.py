@@ -1,0 +1,249 @@
+"""`bert_tf.TextClassifier`: fine-tune, predict and save a text classifier from Python
+in a few lines, through the same task object, runner and trainer as
+`run_classifier.py` (dynamic padding, fused kernels, long-input strategies included).
+
+    classifier = bert_tf.TextClassifier.from_pretrained("uncased_L-12_H-768_A-12")
+    classifier.fit(texts, labels, validation_data=(dev_texts, dev_labels), epochs=2)
+    classifier.predict(["a fine film"])        # {"labels": [...], "probabilities": ...}
+    classifier.save("my_classifier")           # from_pretrained("my_classifier") reloads
+
+A saved classifier is a folder the scripts read too: Google-named weights
+(`bert_model.ckpt`), `bert_config.json`, `vocab.txt`, the task file `task_info.json`
+(labels, pairs, long-input strategy) and `text_classifier.json` (casing and
+`max_seq_length`).
+"""
+
+import dataclasses
+import os
+import tempfile
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import checkpoints
+from bert_tf import io as outputs
+from bert_tf.configs import BertConfig
+from bert_tf.errors import InvalidArgumentError, UserInputError
+from bert_tf.modeling import BertClassifier
+from bert_tf.tasks import runner
+from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
+from bert_tf.tasks.classification import dataset as classification_dataset
+from bert_tf.tasks.classification import in_memory
+from bert_tf.tasks.classification.features import convert_examples_to_features
+from bert_tf.tasks.classification.task import (ClassificationInfo, ClassificationOptions,
+                                               ClassificationTask)
+from bert_tf.text import long_inputs as long_input_rules
+from bert_tf.text import tokenization
+from bert_tf.text.long_inputs import LongInputStrategy
+from bert_tf.training import trainer as training
+
+SETTINGS_FILE = "text_classifier.json"
+CHECKPOINT_NAME = "bert_model.ckpt"
+
+
+@dataclasses.dataclass
+class TextClassifier:
+    """A BERT text classifier: `from_pretrained`, `fit`, `predict`, `save`.
+
+    Attributes:
+      init_checkpoint: the weights `fit` starts from.
+      config: the model's configuration.
+      vocab_file: its WordPiece vocabulary.
+      do_lower_case: its casing.
+      max_seq_length: the longest model input, special tokens included.
+      labels: the classes, in the order of the model's outputs (None until `fit` sees
+        the training labels, when neither `labels` nor `num_labels` was given).
+      long_inputs: how texts longer than `max_seq_length` are read.
+      model: the fine-tuned `BertClassifier`, once fitted or loaded.
+      pair: whether the classifier reads pairs of texts.
+    """
+
+    init_checkpoint: str
+    config: BertConfig
+    vocab_file: str
+    do_lower_case: bool
+    max_seq_length: int
+    labels: list[str] | None
+    long_inputs: LongInputStrategy
+    model: BertClassifier | None = None
+    pair: bool = False
+
+    @classmethod
+    def from_pretrained(cls, path: str, labels: Sequence | None = None,
+                        num_labels: int | None = None, max_seq_length: int = 128,
+                        do_lower_case: bool = True,
+                        long_inputs: LongInputStrategy = LongInputStrategy(),
+                        ) -> "TextClassifier":
+        """A classifier on a pre-trained BERT (a Google checkpoint prefix or folder, a
+        Hugging Face folder, a checkpoint of this project), or one `save` wrote (its
+        labels, casing, length and strategy come with it; the arguments are then not
+        used).
+
+        Args:
+          path: the checkpoint or folder.
+          labels: the classes (strings; numbers are turned into strings), or None to
+            take the sorted labels of the training data.
+          num_labels: instead of `labels`: classes "0", "1", ...
+          max_seq_length: the longest model input, special tokens included.
+          do_lower_case: lower-case the input (uncased models).
+          long_inputs: how texts longer than `max_seq_length` are read.
+
+        Raises:
+          UserInputError: if the files are missing or do not fit together.
+        """
+        if tf.io.gfile.exists(os.path.join(path, SETTINGS_FILE)):
+            return cls._load_saved(path)
+        if labels is not None and num_labels is not None:
+            raise InvalidArgumentError("num_labels", num_labels, "cannot be given with "
+                                       "labels.")
+        if num_labels is not None:
+            labels = [str(label) for label in range(num_labels)]
+        config_file, vocab_file = checkpoints.resolve_model_files(path, None, None)
+        classifier = cls(path, BertConfig.from_json_file(config_file), vocab_file,
+                         do_lower_case, max_seq_length,
+                         None if labels is None else [str(label) for label in labels],
+                         long_inputs)
+        runner.model_files(classifier._options(tempfile.gettempdir()))  # Checks them.
+        return classifier
+
+    @classmethod
+    def _load_saved(cls, path: str) -> "TextClassifier":
+        settings = outputs.read_json(
+            os.path.join(path, SETTINGS_FILE), dict,
+            lambda error: UserInputError(f"{path}/{SETTINGS_FILE} is damaged ({error}); "
+                                         "save the classifier again."))
+        info = ClassificationInfo.read(path)
+        if info is None or info.labels is None:
+            raise UserInputError(f"{path} lacks the task file of a classifier "
+                                 "(task_info.json with labels); save it again.")
+        checkpoint = os.path.join(path, CHECKPOINT_NAME)
+        config = BertConfig.from_json_file(os.path.join(path, "bert_config.json"))
+        model = BertClassifier(config, info.num_labels)
+        checkpoints.load_checkpoint(model, checkpoint)
+        return cls(checkpoint, config, os.path.join(path, "vocab.txt"),
+                   settings["do_lower_case"], settings["max_seq_length"], list(info.labels),
+                   info.long_inputs, model, info.pair)
+
+    def _options(self, output_dir: str, **run) -> FineTuningOptions:
+        # The config lies beside the checkpoint (resolved as the scripts resolve it).
+        return FineTuningOptions(
+            output_dir=output_dir, init_checkpoint=self.init_checkpoint,
+            vocab_file=self.vocab_file, do_lower_case=self.do_lower_case,
+            max_seq_length=self.max_seq_length, **run)
+
+    def fit(self, texts: in_memory.Texts, labels: Sequence,
+            validation_data: tuple[in_memory.Texts, Sequence] | None = None,
+            epochs: float = 3.0, batch_size: int = 32, learning_rate: float = 5e-5,
+            warmup_proportion: float = 0.1, early_stopping_patience: int = 0,
+            output_dir: str | None = None, resume: bool = False, seed: int = 12345,
+            ) -> dict[str, float] | None:
+        """Fine-tunes on `texts` (a list of strings, or a tuple of two lists for pairs)
+        and their `labels`, as `run_classifier.py --do_train` does: checkpoints in
+        `output_dir`, progress with an ETA in the log (shown here at INFO).
+
+        Args:
+          texts, labels: the training data.
+          validation_data: `(texts, labels)` scored after training (and at every
+            checkpoint with `early_stopping_patience`).
+          epochs, batch_size, learning_rate, warmup_proportion,
+          early_stopping_patience, seed: as the flags of the same names.
+          output_dir: where checkpoints go; by default a new temporary folder.
+          resume: go on from the checkpoints in `output_dir` (a run that was
+            stopped); otherwise `output_dir` must be new or empty.
+
+        Returns:
+          The dev scores (`eval_accuracy`, ...) with `validation_data`, else None.
+
+        Raises:
+          UserInputError (InvalidArgumentError): naming the argument, for data or
+            options out of range, or an `output_dir` with files and not `resume`.
+        """
+        if output_dir is None:
+            output_dir = tempfile.mkdtemp(prefix="bert_tf_classifier_")
+        elif (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
+              and not resume):
+            raise InvalidArgumentError("output_dir", output_dir, "holds files: pass "
+                                       "resume=True to go on from its checkpoints, or a "
+                                       "new folder.")
+        labels = [str(label) for label in labels]
+        classes = self.labels or sorted(set(labels))
+        splits = {TRAIN: in_memory.to_examples(TRAIN, texts, labels)}
+        if validation_data is not None:
+            dev_texts, dev_labels = validation_data
+            splits[DEV] = in_memory.to_examples(DEV, dev_texts,
+                                                [str(label) for label in dev_labels],
+                                                argument="validation_data")
+        task = ClassificationTask(ClassificationOptions(
+            task_name="tsv", processor=in_memory.InMemoryProcessor(splits, classes),
+            **{key: value for key, value in self.long_inputs.fields().items()
+               if value != LongInputStrategy().fields()[key]}))
+        options = self._options(
+            output_dir, do_train=True, do_eval=validation_data is not None,
+            train_batch_size=batch_size, eval_batch_size=batch_size,
+            predict_batch_size=batch_size, learning_rate=learning_rate,
+            num_train_epochs=epochs, warmup_proportion=warmup_proportion,
+            early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
+            save_checkpoints_steps=100, iterations_per_loop=10)
+        verbosity = logging.get_verbosity()
+        logging.set_verbosity(logging.INFO)
+        try:
+            result = runner.run(task, options)
+        finally:
+            logging.set_verbosity(verbosity)
+        self.model, self.labels, self.pair = result.model, classes, task.info.pair
+        self.long_inputs = task.long_inputs
+        return result.eval_results
+
+    def predict(self, texts: in_memory.Texts, batch_size: int = 32) -> dict:
+        """The classes of `texts` (a list of strings, or a tuple of two lists for
+        pairs): `labels` (one per text) and `probabilities` float32 [texts, classes],
+        a long text's windows pooled as in training.
+
+        Raises:
+          UserInputError: before `fit` (or loading a fitted classifier).
+        """
+        if self.model is None:
+            raise UserInputError("The classifier is not fine-tuned yet: call fit, or "
+                                 "from_pretrained on a folder that save wrote.")
+        examples = in_memory.to_examples("predict", texts)
+        if not examples:
+            return {"labels": [], "probabilities": np.zeros([0, len(self.labels)], np.float32)}
+        tokenizer = tokenization.FullTokenizer(self.vocab_file, self.do_lower_case)
+        features, _ = convert_examples_to_features(examples, self.labels, self.max_seq_length,
+                                                   tokenizer, long_inputs=self.long_inputs)
+        dataset = classification_dataset.classification_dataset(
+            features, batch_size, is_training=False, drop_remainder=False,
+            trim_padding=True)
+        logits = np.concatenate(training.predict(tf.distribute.get_strategy(), self.model,
+                                                 dataset))
+        logits = long_input_rules.pool_logits(logits, features["example_index"],
+                                              self.long_inputs.pooling)
+        probabilities = tf.nn.softmax(logits).numpy()
+        return {"labels": [self.labels[index] for index in probabilities.argmax(axis=1)],
+                "probabilities": probabilities}
+
+    def save(self, directory: str) -> str:
+        """Writes the fine-tuned classifier into the new (or empty) folder `directory`
+        (see the module docstring); `from_pretrained(directory)` reloads it, and
+        `run_classifier.py --init_checkpoint=directory/bert_model.ckpt` reads it.
+
+        Raises:
+          UserInputError: before `fit`, or if `directory` holds files.
+        """
+        if self.model is None:
+            raise UserInputError("The classifier is not fine-tuned yet: call fit first.")
+        if tf.io.gfile.exists(directory) and tf.io.gfile.listdir(directory):
+            raise InvalidArgumentError("directory", directory, "holds files: save into a "
+                                       "new or empty folder.")
+        tf.io.gfile.makedirs(directory)
+        checkpoints.save_google_checkpoint(self.model, os.path.join(directory,
+                                                                    CHECKPOINT_NAME))
+        self.config.to_json_file(os.path.join(directory, "bert_config.json"))
+        tf.io.gfile.copy(self.vocab_file, os.path.join(directory, "vocab.txt"))
+        ClassificationInfo(task_name="tsv", labels=tuple(self.labels), is_regression=False,
+                           pair=self.pair, **self.long_inputs.fields()).write(directory)
+        outputs.write_json_atomically(os.path.join(directory, SETTINGS_FILE), {
+            "do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})
+        return directory
