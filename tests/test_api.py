@@ -1,6 +1,7 @@
-"""bert_tf.TextClassifier: fine-tuning from Python in a few lines on the bundled
+"""The Python API. bert_tf.TextClassifier: fine-tuning in a few lines on the bundled
 sample, predicting raw strings, saving and reloading in a fresh process to the same
-probabilities; the saved folder is one run_classifier.py reads; clear errors."""
+probabilities; clear errors. bert_tf.TextEncoder: sentence-transformers' pooling on
+the real MiniLM."""
 
 import json
 import shutil
@@ -97,3 +98,29 @@ def test_clear_errors(pretrained, tmp_path):
     with pytest.raises(UserInputError, match="max_seq_length=900 must be between"):
         bert_tf.TextClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
                                                max_seq_length=900)
+
+
+SENTENCES = ["A man is eating food.", "The girl plays the violin on the stage!",
+             "Unaffable, naïve café owners", "", "short"]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_text_encoder_equals_sentence_transformers_pooling_on_minilm(minilm_dir, pooling):
+    import torch
+    import transformers
+    encoder = bert_tf.TextEncoder.from_pretrained(str(minilm_dir), max_seq_length=16)
+    vectors = encoder.encode(SENTENCES, pooling=pooling, batch_size=2)
+
+    # sentence-transformers' mean pooling: the last layer averaged over the attention
+    # mask, on Hugging Face's tokenizer and model.
+    tokenizer = transformers.BertTokenizer.from_pretrained(str(minilm_dir))
+    model = transformers.BertModel.from_pretrained(str(minilm_dir)).eval()
+    inputs = tokenizer(SENTENCES, padding=True, truncation=True, max_length=16,
+                       return_tensors="pt")
+    with torch.inference_mode():
+        hidden = model(**inputs).last_hidden_state
+    mask = inputs["attention_mask"][:, :, None].float()
+    expected = ((hidden * mask).sum(1) / mask.sum(1) if pooling == "mean"
+                else hidden[:, 0]).numpy()
+    assert vectors.shape == (5, 384)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
