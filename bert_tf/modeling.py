@@ -82,6 +82,7 @@ def _output_head_names(prefix: str, head: OutputHead) -> dict[str, keras.Variabl
             f"{prefix}output_bias": head.output_bias}
 
 
+@keras.saving.register_keras_serializable(package="bert_tf")
 class BertModel(_ConfiguredModel):
     """The BERT encoder: embeddings, transformer stack and pooler.
 
@@ -167,6 +168,7 @@ class BertModel(_ConfiguredModel):
         return names
 
 
+@keras.saving.register_keras_serializable(package="bert_tf")
 class BertPretrainer(_ConfiguredModel):
     """BERT with Google's pre-training heads (masked LM and next sentence).
 
@@ -250,6 +252,7 @@ class _BertWithOutputHead(_ConfiguredModel):
         return {"output_weights": "classifier.weight", "output_bias": "classifier.bias"}
 
 
+@keras.saving.register_keras_serializable(package="bert_tf")
 class BertClassifier(_BertWithOutputHead):
     """Sequence classification or regression, as Google's `run_classifier.py`.
 
@@ -271,6 +274,7 @@ class BertClassifier(_BertWithOutputHead):
         return {"logits": self.classifier(self.dropout(pooled, training=training))}
 
 
+@keras.saving.register_keras_serializable(package="bert_tf")
 class BertTokenClassifier(_BertWithOutputHead):
     """Per-token classification (e.g. named entities): the sequence output, dropout,
     then a dense layer. Returns `logits`, float32 [batch, seq, num_labels]."""
@@ -290,6 +294,7 @@ class BertTokenClassifier(_BertWithOutputHead):
         return {"logits": self.classifier(self.dropout(sequence, training=training))}
 
 
+@keras.saving.register_keras_serializable(package="bert_tf")
 class BertCrfTokenClassifier(BertTokenClassifier):
     """`BertTokenClassifier` with a linear-chain CRF (`bert_tf.layers.crf.CRF`) on its
     logits, which adds a score for each pair of consecutive word labels.
@@ -348,6 +353,7 @@ class BertCrfTokenClassifier(BertTokenClassifier):
         return outputs
 
 
+@keras.saving.register_keras_serializable(package="bert_tf")
 class BertSpanExtractor(_ConfiguredModel):
     """Extractive question answering, as Google's `run_squad.py` (`create_model`): the
     sequence output, without dropout, times `cls/squad/output_weights` [2, H] plus
