@@ -2,9 +2,9 @@
 
 `from bert_tf import tokenization` gives Google's `tokenization` module API (it lives
 in `bert_tf.text.tokenization`), so programs written against Google's code run
-unchanged; `bert_tf.TextClassifier` and `bert_tf.TextEncoder` are the notebook API
-(`bert_tf.api`). Submodules are imported when first used, so `import bert_tf` stays
-cheap.
+unchanged; `bert_tf.TextClassifier`, `TokenClassifier` and `TextEncoder` are the
+notebook API (`bert_tf.api`). Submodules are imported when first used, so
+`import bert_tf` stays cheap.
 """
 
 import importlib
@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _GOOGLE_MODULES = {"tokenization": "bert_tf.text.tokenization"}
 # The API's classes, by the module that holds each.
 _API = {"TextClassifier": "bert_tf.api.text_classifier",
+        "TokenClassifier": "bert_tf.api.token_classifier",
         "TextEncoder": "bert_tf.api.text_encoder"}
 
 

@@ -1,7 +1,8 @@
 """The Python API. bert_tf.TextClassifier: fine-tuning in a few lines on the bundled
 sample, predicting raw strings, saving and reloading in a fresh process to the same
-probabilities; clear errors. bert_tf.TextEncoder: sentence-transformers' pooling on
-the real MiniLM."""
+probabilities; clear errors. bert_tf.TokenClassifier: the same for NER, its tags those
+the run scored. bert_tf.TextEncoder: sentence-transformers' pooling on the real
+MiniLM."""
 
 import json
 import shutil
@@ -124,3 +125,63 @@ def test_text_encoder_equals_sentence_transformers_pooling_on_minilm(minilm_dir,
                 else hidden[:, 0]).numpy()
     assert vectors.shape == (5, 384)
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+
+# NER from Python on the bundled sample (user code: 11 lines).
+TAGGER_CODE = r"""
+import json, sys
+import bert_tf
+def read(split):
+    blocks = open(f"samples/ner/{split}.txt").read().replace("-DOCSTART- O\n", "")
+    rows = [[l.split() for l in block.splitlines() if l] for block in blocks.split("\n\n")]
+    return [[w for w, _ in r] for r in rows if r], [[t for _, t in r] for r in rows if r]
+tagger = bert_tf.TokenClassifier.from_pretrained(sys.argv[1], max_seq_length=32)
+scores = tagger.fit(*read("train"), validation_data=read("dev"), epochs=3, batch_size=16,
+                    learning_rate=1e-3, output_dir=sys.argv[2])
+tagger.save(sys.argv[3])
+print(json.dumps({"scores": scores, "tagged": tagger.predict(read("dev")[0])}))
+"""
+
+RELOAD_TAGGER = r"""
+import json, sys
+import bert_tf
+tagger = bert_tf.TokenClassifier.from_pretrained(sys.argv[1])
+print(json.dumps(tagger.predict(json.loads(sys.argv[2]) + ["", "Ben Stone met Ada."])))
+"""
+
+
+def test_token_classifier_fits_predicts_and_reloads(pretrained, tmp_path):
+    from bert_tf.tasks.ner import conll, entity_metrics
+    assert len(TAGGER_CODE.strip().splitlines()) <= 12
+    first, log = _python(TAGGER_CODE, pretrained / "bert_model.ckpt", tmp_path / "run",
+                         tmp_path / "saved")
+    tagged = first["tagged"]
+    dev = conll.read_split(str(REPO_ROOT / "samples" / "ner"), "dev").sentences
+    assert [item["words"] for item in tagged] == [sentence.words for sentence in dev]
+    # predict's tags are the ones the run's evaluation scored, its entities conlleval's.
+    scores = entity_metrics.evaluate([s.tags for s in dev], [t["tags"] for t in tagged])
+    assert scores["f1"] == pytest.approx(first["scores"]["eval_f1"])
+    assert all(item["entities"] == [list(chunk) for chunk in
+                                    entity_metrics.get_chunks(item["tags"])]
+               for item in tagged)
+    assert "Training on" in log
+
+    texts = [item["words"] for item in tagged[:5]]
+    reloaded, _ = _python(RELOAD_TAGGER, tmp_path / "saved", json.dumps(texts))
+    assert [item["tags"] for item in reloaded[:5]] == [item["tags"] for item in tagged[:5]]
+    assert reloaded[5] == {"words": [], "tags": [], "entities": []}
+    assert reloaded[6]["words"] == ["Ben", "Stone", "met", "Ada", "."]
+    assert len(reloaded[6]["tags"]) == 5
+
+
+def test_token_classifier_names_the_bad_sentence(pretrained):
+    tagger = bert_tf.TokenClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
+                                                     max_seq_length=16)
+    with pytest.raises(UserInputError, match="fit's sentences: sentence 1 has 2 words "
+                                             "but 1 tags"):
+        tagger.fit([["a"], ["b", "c"]], [["O"], ["O"]])
+    with pytest.raises(UserInputError, match=r"fit's sentences: sentence 0, word 1 "
+                                             r"\('c'\): tag 'X-PER' is not 'O'"):
+        tagger.fit([["b", "c"]], [["O", "X-PER"]])
+    with pytest.raises(UserInputError, match="not fine-tuned yet"):
+        tagger.predict(["Ben Stone"])

@@ -20,10 +20,8 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
-
 from bert_tf import checkpoints
-from bert_tf import io as outputs
+from bert_tf.api import model_folders
 from bert_tf.configs import BertConfig
 from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.modeling import BertClassifier
@@ -40,7 +38,6 @@ from bert_tf.text.long_inputs import LongInputStrategy
 from bert_tf.training import trainer as training
 
 SETTINGS_FILE = "text_classifier.json"
-CHECKPOINT_NAME = "bert_model.ckpt"
 
 
 @dataclasses.dataclass
@@ -93,7 +90,7 @@ class TextClassifier:
         Raises:
           UserInputError: if the files are missing or do not fit together.
         """
-        if tf.io.gfile.exists(os.path.join(path, SETTINGS_FILE)):
+        if model_folders.is_saved(path, SETTINGS_FILE):
             return cls._load_saved(path)
         if labels is not None and num_labels is not None:
             raise InvalidArgumentError("num_labels", num_labels, "cannot be given with "
@@ -110,19 +107,12 @@ class TextClassifier:
 
     @classmethod
     def _load_saved(cls, path: str) -> "TextClassifier":
-        settings = outputs.read_json(
-            os.path.join(path, SETTINGS_FILE), dict,
-            lambda error: UserInputError(f"{path}/{SETTINGS_FILE} is damaged ({error}); "
-                                         "save the classifier again."))
-        info = ClassificationInfo.read(path)
-        if info is None or info.labels is None:
-            raise UserInputError(f"{path} lacks the task file of a classifier "
-                                 "(task_info.json with labels); save it again.")
-        checkpoint = os.path.join(path, CHECKPOINT_NAME)
-        config = BertConfig.from_json_file(os.path.join(path, "bert_config.json"))
+        settings, info, config = model_folders.read_saved(path, SETTINGS_FILE,
+                                                          ClassificationInfo)
+        checkpoint = os.path.join(path, model_folders.CHECKPOINT_NAME)
         model = BertClassifier(config, info.num_labels)
         checkpoints.load_checkpoint(model, checkpoint)
-        return cls(checkpoint, config, os.path.join(path, "vocab.txt"),
+        return cls(checkpoint, config, os.path.join(path, model_folders.VOCAB_NAME),
                    settings["do_lower_case"], settings["max_seq_length"], list(info.labels),
                    info.long_inputs, model, info.pair)
 
@@ -160,13 +150,7 @@ class TextClassifier:
           UserInputError (InvalidArgumentError): naming the argument, for data or
             options out of range, or an `output_dir` with files and not `resume`.
         """
-        if output_dir is None:
-            output_dir = tempfile.mkdtemp(prefix="bert_tf_classifier_")
-        elif (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
-              and not resume):
-            raise InvalidArgumentError("output_dir", output_dir, "holds files: pass "
-                                       "resume=True to go on from its checkpoints, or a "
-                                       "new folder.")
+        output_dir = model_folders.output_dir_for_fit(output_dir, resume)
         labels = [str(label) for label in labels]
         classes = self.labels or sorted(set(labels))
         splits = {TRAIN: in_memory.to_examples(TRAIN, texts, labels)}
@@ -186,12 +170,7 @@ class TextClassifier:
             num_train_epochs=epochs, warmup_proportion=warmup_proportion,
             early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
             save_checkpoints_steps=100, iterations_per_loop=10)
-        verbosity = logging.get_verbosity()
-        logging.set_verbosity(logging.INFO)
-        try:
-            result = runner.run(task, options)
-        finally:
-            logging.set_verbosity(verbosity)
+        result = model_folders.run_shown(task, options)
         self.model, self.labels, self.pair = result.model, classes, task.info.pair
         self.long_inputs = task.long_inputs
         return result.eval_results
@@ -234,16 +213,9 @@ class TextClassifier:
         """
         if self.model is None:
             raise UserInputError("The classifier is not fine-tuned yet: call fit first.")
-        if tf.io.gfile.exists(directory) and tf.io.gfile.listdir(directory):
-            raise InvalidArgumentError("directory", directory, "holds files: save into a "
-                                       "new or empty folder.")
-        tf.io.gfile.makedirs(directory)
-        checkpoints.save_google_checkpoint(self.model, os.path.join(directory,
-                                                                    CHECKPOINT_NAME))
-        self.config.to_json_file(os.path.join(directory, "bert_config.json"))
-        tf.io.gfile.copy(self.vocab_file, os.path.join(directory, "vocab.txt"))
-        ClassificationInfo(task_name="tsv", labels=tuple(self.labels), is_regression=False,
-                           pair=self.pair, **self.long_inputs.fields()).write(directory)
-        outputs.write_json_atomically(os.path.join(directory, SETTINGS_FILE), {
-            "do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})
-        return directory
+        info = ClassificationInfo(task_name="tsv", labels=tuple(self.labels),
+                                  is_regression=False, pair=self.pair,
+                                  **self.long_inputs.fields())
+        return model_folders.save_folder(
+            directory, self.model, self.config, self.vocab_file, info, SETTINGS_FILE,
+            {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})

@@ -52,13 +52,15 @@ class Sentence:
     """One sentence: its words and their IOB2 tags (same length).
 
     `path` and `line` (1-based, of the first word) locate it in its file, so that later
-    errors can name the line: word `i` is on line `line + i`.
+    errors can name the line: word `i` is on line `line + i`. A sentence held in memory
+    has its position in the list as `number` instead, and `path` names the list.
     """
 
     words: list[str]
     tags: list[str]
     path: str = ""
     line: int = 0
+    number: int | None = None
 
 
 Document = list[Sentence]
@@ -101,11 +103,53 @@ def read_conll(path: str, scheme: str = "auto") -> ConllFile:
     """
     check_scheme_name(scheme, allow_auto=True)
     documents = _parse_documents(path, _read_lines(path))
-    sentences = [sentence for document in documents for sentence in document]
-    if not sentences:
+    if not any(documents):
         raise UserInputError(
             f"CoNLL file {path!r} holds no sentence. It needs one word per line, the "
             "word first and the tag last, and a blank line after each sentence.")
+    return _checked_file(path, documents, scheme)
+
+
+def from_sentences(name: str, words: Sequence[Sequence[str]],
+                   tags: Sequence[Sequence[str]] | None, scheme: str = "auto") -> ConllFile:
+    """A `ConllFile` of one document from sentences held in memory (the Python API),
+    checked and converted as `read_conll` checks a file; without `tags`, every word is
+    tagged `O` (text to predict).
+
+    Args:
+      name: what messages call the data (e.g. "fit's sentences").
+      words: the words of each sentence.
+      tags: the tag of each word, in `scheme`.
+      scheme: as for `read_conll`.
+
+    Raises:
+      UserInputError: naming `name` and the sentence, for a sentence whose tags do not
+        match its words or the scheme, or no sentence at all.
+    """
+    check_scheme_name(scheme, allow_auto=True)
+    if isinstance(words, str) or not words:
+        raise UserInputError(f"{name}: give a list of sentences, each a list of words.")
+    if tags is not None and len(tags) != len(words):
+        raise UserInputError(f"{name}: {len(tags)} tag sequences for {len(words)} "
+                             "sentences; give one per sentence.")
+    sentences = []
+    for number, sentence_words in enumerate(words):
+        if isinstance(sentence_words, str):
+            raise UserInputError(f"{name}: sentence {number} is a string; give each "
+                                 "sentence as a list of words.")
+        sentence_tags = [OUTSIDE] * len(sentence_words) if tags is None else tags[number]
+        if len(sentence_tags) != len(sentence_words):
+            raise UserInputError(f"{name}: sentence {number} has {len(sentence_words)} "
+                                 f"words but {len(sentence_tags)} tags.")
+        sentences.append(Sentence(list(sentence_words), list(sentence_tags), name,
+                                  number=number))
+    return _checked_file(name, [sentences], scheme)
+
+
+def _checked_file(path: str, documents: list[Document], scheme: str) -> ConllFile:
+    """The `ConllFile` of `documents` once their tags are checked (the scheme
+    detected, if "auto") and converted to IOB2."""
+    sentences = [sentence for document in documents for sentence in document]
     for sentence in sentences:
         _check_tag_format(sentence, scheme)
     if scheme == "auto":
@@ -208,6 +252,9 @@ def _parse_documents(path: str, lines: list[str]) -> list[Document]:
 
 
 def _tag_error(sentence: Sentence, index: int, message: str) -> UserInputError:
+    if sentence.number is not None:
+        return UserInputError(f"{sentence.path}: sentence {sentence.number}, word {index} "
+                              f"({sentence.words[index]!r}): {message}")
     return UserInputError(f"CoNLL file {sentence.path!r}, line {sentence.line + index}: "
                           f"{message}")
 

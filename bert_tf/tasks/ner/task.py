@@ -52,6 +52,8 @@ class NerOptions:
         setting, else False.
       max_words_per_request: the most words one text sent to the exported model may
         hold.
+      files: the splits themselves (`conll.from_sentences`, as the Python API gives
+        them) instead of the files of `data_dir`.
     """
 
     label_scheme: str = "auto"
@@ -59,6 +61,7 @@ class NerOptions:
     document_context: bool = False
     use_crf: bool | None = None
     max_words_per_request: int = serving.DEFAULT_MAX_WORDS_PER_REQUEST
+    files: dict[str, conll.ConllFile] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,8 +115,7 @@ class NerTask(Task):
                   (TEST, options.do_predict)]
         for split, needed in wanted:
             if needed:
-                self.files[split] = conll.read_split(options.data_dir, split,
-                                                     self.task_options.label_scheme)
+                self.files[split] = self._read(split)
         self.info = self._info(saved)
         label_map = {label: index for index, label in enumerate(self.info.labels)}
         for split, conll_file in self.files.items():
@@ -139,8 +141,7 @@ class NerTask(Task):
                         "leave it out to use the saved setting.")
                 return saved
             # A model fine-tuned elsewhere: its labels are those of the training file.
-            train_file = conll.read_split(self.options.data_dir, TRAIN,
-                                          self.task_options.label_scheme)
+            train_file = self._read(TRAIN)
         info = NerInfo(labels=tuple(conll.label_list(train_file.sentences)),
                        scheme=train_file.scheme, use_crf=bool(use_crf))
         if saved is not None and (saved.labels, saved.use_crf) != (info.labels,
@@ -151,6 +152,20 @@ class NerTask(Task):
                 f"has {list(info.labels)} and use_crf={info.use_crf}; use a new output "
                 "folder.")
         return info
+
+    @property
+    def reads_data_dir(self) -> bool:
+        """See base class: unless the sentences are given in memory."""
+        return self.task_options.files is None
+
+    def _read(self, split: str) -> conll.ConllFile:
+        """The CoNLL file of `split`: given, or read from `data_dir`."""
+        if self.task_options.files is None:
+            return conll.read_split(self.options.data_dir, split,
+                                    self.task_options.label_scheme)
+        if split not in self.task_options.files:
+            raise UserInputError(f"No {split} sentences were given.")
+        return self.task_options.files[split]
 
     def _convert(self, conll_file: conll.ConllFile, tokenizer: FullTokenizer,
                  label_map: dict[str, int]) -> ner_features.NerFeatures:

@@ -1,0 +1,88 @@
+"""What the API's task models share: the folder `save` writes (Google-named weights,
+`bert_config.json`, `vocab.txt`, the task file and the API's settings), reading it
+back, the output-folder rule of `fit`, and runs whose progress is shown."""
+
+import os
+import tempfile
+
+import tensorflow as tf
+from absl import logging
+
+from bert_tf import checkpoints
+from bert_tf import io as outputs
+from bert_tf.configs import BertConfig
+from bert_tf.errors import InvalidArgumentError, UserInputError
+from bert_tf.tasks import runner
+from bert_tf.tasks.base import FineTuningOptions, Task, TaskInfo
+
+CHECKPOINT_NAME = "bert_model.ckpt"
+CONFIG_NAME = "bert_config.json"
+VOCAB_NAME = "vocab.txt"
+
+
+def is_saved(path: str, settings_file: str) -> bool:
+    """Whether `path` is a folder an API model's `save` wrote."""
+    return tf.io.gfile.exists(os.path.join(path, settings_file))
+
+
+def read_saved(path: str, settings_file: str,
+               info_class: type[TaskInfo]) -> tuple[dict, TaskInfo, BertConfig]:
+    """The settings, task file and config of the saved folder `path`.
+
+    Raises:
+      UserInputError: naming the file, if one is missing or damaged.
+    """
+    settings = outputs.read_json(
+        os.path.join(path, settings_file), dict,
+        lambda error: UserInputError(f"{path}/{settings_file} is damaged ({error}); "
+                                     "save the model again."))
+    info = info_class.read(path)
+    if info is None:
+        raise UserInputError(f"{path} lacks its task file (task_info.json); save the "
+                             "model again.")
+    return settings, info, BertConfig.from_json_file(os.path.join(path, CONFIG_NAME))
+
+
+def save_folder(directory: str, model, config: BertConfig, vocab_file: str,
+                info: TaskInfo, settings_file: str, settings: dict) -> str:
+    """Writes a fitted model into the new or empty folder `directory`.
+
+    Raises:
+      InvalidArgumentError: naming `directory` if it holds files.
+    """
+    if tf.io.gfile.exists(directory) and tf.io.gfile.listdir(directory):
+        raise InvalidArgumentError("directory", directory, "holds files: save into a new "
+                                   "or empty folder.")
+    tf.io.gfile.makedirs(directory)
+    checkpoints.save_google_checkpoint(model, os.path.join(directory, CHECKPOINT_NAME))
+    config.to_json_file(os.path.join(directory, CONFIG_NAME))
+    tf.io.gfile.copy(vocab_file, os.path.join(directory, VOCAB_NAME))
+    info.write(directory)
+    outputs.write_json_atomically(os.path.join(directory, settings_file), settings)
+    return directory
+
+
+def output_dir_for_fit(output_dir: str | None, resume: bool) -> str:
+    """`output_dir`, or a new temporary folder when None.
+
+    Raises:
+      InvalidArgumentError: naming `output_dir` if it holds files and not `resume`.
+    """
+    if output_dir is None:
+        return tempfile.mkdtemp(prefix="bert_tf_")
+    if tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir) and not resume:
+        raise InvalidArgumentError("output_dir", output_dir, "holds files: pass "
+                                   "resume=True to go on from its checkpoints, or a new "
+                                   "folder.")
+    return output_dir
+
+
+def run_shown(task: Task, options: FineTuningOptions) -> runner.RunResult:
+    """`runner.run` with its INFO lines (progress, ETA, scores) shown, as a notebook
+    hides them otherwise."""
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)
+    try:
+        return runner.run(task, options)
+    finally:
+        logging.set_verbosity(verbosity)

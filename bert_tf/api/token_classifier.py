@@ -1,0 +1,183 @@
+"""`bert_tf.TokenClassifier`: named-entity recognition from Python in a few lines,
+through the same task object, runner and trainer as `run_ner.py` (windows over long
+sentences, a CRF if asked, conlleval's entity scores).
+
+    tagger = bert_tf.TokenClassifier.from_pretrained("cased_L-12_H-768_A-12",
+                                                     do_lower_case=False)
+    tagger.fit(sentences, tags, validation_data=(dev_sentences, dev_tags), epochs=3)
+    tagger.predict(["Ada Lovelace was born in London."])
+    # [{"words": ["Ada", "Lovelace", ...], "tags": ["B-PER", "I-PER", ...],
+    #   "entities": [("PER", 0, 2), ("LOC", 5, 6)]}]
+    tagger.save("my_tagger")                 # from_pretrained("my_tagger") reloads
+
+Sentences are lists of words and tags one per word, in any scheme `run_ner.py` reads
+(IOB1, IOB2, IOBES, BILOU; detected); predictions are IOB2. `predict` takes raw texts,
+split into words as Google's `BasicTokenizer` splits them (the words keep their case),
+or lists of words. Entities are `(type, first word, one past the last word)`.
+"""
+
+import dataclasses
+import os
+import tempfile
+from typing import Sequence
+
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf.api import model_folders
+from bert_tf.configs import BertConfig
+from bert_tf.errors import UserInputError
+from bert_tf.modeling import BertCrfTokenClassifier, BertTokenClassifier
+from bert_tf.tasks import runner
+from bert_tf.tasks.base import DEV, TEST, TRAIN, FineTuningOptions
+from bert_tf.tasks.ner import conll, entity_metrics
+from bert_tf.tasks.ner.task import NerInfo, NerOptions, NerTask
+from bert_tf.text import tokenization
+
+SETTINGS_FILE = "token_classifier.json"
+
+
+@dataclasses.dataclass
+class TokenClassifier:
+    """A BERT word tagger (NER): `from_pretrained`, `fit`, `predict`, `save`.
+
+    Attributes:
+      init_checkpoint: the weights `fit` starts from.
+      config: the model's configuration.
+      vocab_file: its WordPiece vocabulary.
+      do_lower_case: its casing.
+      max_seq_length: the length of a window, special tokens included.
+      use_crf: whether the model has a CRF on its tag logits.
+      doc_stride: how many pieces apart the windows of a long sentence start (None:
+        half a window).
+      info: the trained task (labels, scheme, CRF), once fitted or loaded.
+      model: the fine-tuned model, once fitted or loaded.
+    """
+
+    init_checkpoint: str
+    config: BertConfig
+    vocab_file: str
+    do_lower_case: bool
+    max_seq_length: int
+    use_crf: bool = False
+    doc_stride: int | None = None
+    info: NerInfo | None = None
+    model: BertTokenClassifier | None = None
+
+    @classmethod
+    def from_pretrained(cls, path: str, max_seq_length: int = 128,
+                        do_lower_case: bool = True, use_crf: bool = False,
+                        doc_stride: int | None = None) -> "TokenClassifier":
+        """A tagger on a pre-trained BERT (Google checkpoint, Hugging Face folder, a
+        checkpoint of this project), or one `save` wrote (its labels and settings
+        come with it; the arguments are then not used).
+
+        Raises:
+          UserInputError: if the files are missing or do not fit together.
+        """
+        if model_folders.is_saved(path, SETTINGS_FILE):
+            settings, info, config = model_folders.read_saved(path, SETTINGS_FILE, NerInfo)
+            model_class = BertCrfTokenClassifier if info.use_crf else BertTokenClassifier
+            model = model_class(config, len(info.labels))
+            checkpoint = os.path.join(path, model_folders.CHECKPOINT_NAME)
+            checkpoints.load_checkpoint(model, checkpoint)
+            return cls(checkpoint, config, os.path.join(path, model_folders.VOCAB_NAME),
+                       settings["do_lower_case"], settings["max_seq_length"], info.use_crf,
+                       settings["doc_stride"], info, model)
+        config_file, vocab_file = checkpoints.resolve_model_files(path, None, None)
+        tagger = cls(path, BertConfig.from_json_file(config_file), vocab_file,
+                     do_lower_case, max_seq_length, use_crf, doc_stride)
+        runner.model_files(tagger._options(tempfile.gettempdir()))  # Checks them.
+        return tagger
+
+    def _options(self, output_dir: str, **run) -> FineTuningOptions:
+        return FineTuningOptions(
+            output_dir=output_dir, init_checkpoint=self.init_checkpoint,
+            vocab_file=self.vocab_file, do_lower_case=self.do_lower_case,
+            max_seq_length=self.max_seq_length, **run)
+
+    def _task(self, files: dict[str, conll.ConllFile]) -> NerTask:
+        return NerTask(NerOptions(doc_stride=self.doc_stride, use_crf=self.use_crf,
+                                  files=files))
+
+    def fit(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
+            validation_data: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]]
+            | None = None, epochs: float = 3.0, batch_size: int = 32,
+            learning_rate: float = 5e-5, warmup_proportion: float = 0.1,
+            early_stopping_patience: int = 0, output_dir: str | None = None,
+            resume: bool = False, seed: int = 12345) -> dict[str, float] | None:
+        """Fine-tunes on `sentences` (lists of words) and their `tags`, as
+        `run_ner.py --do_train` does; the arguments are those of
+        `TextClassifier.fit`.
+
+        Returns:
+          The dev entity scores (`eval_f1`, ...) with `validation_data`, else None.
+
+        Raises:
+          UserInputError (InvalidArgumentError): naming the argument or sentence.
+        """
+        output_dir = model_folders.output_dir_for_fit(output_dir, resume)
+        files = {TRAIN: conll.from_sentences("fit's sentences", sentences, tags)}
+        if validation_data is not None:
+            files[DEV] = conll.from_sentences("validation_data", *validation_data)
+        task = self._task(files)
+        options = self._options(
+            output_dir, do_train=True, do_eval=validation_data is not None,
+            train_batch_size=batch_size, eval_batch_size=batch_size,
+            predict_batch_size=batch_size, learning_rate=learning_rate,
+            num_train_epochs=epochs, warmup_proportion=warmup_proportion,
+            early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
+            save_checkpoints_steps=100, iterations_per_loop=10)
+        result = model_folders.run_shown(task, options)
+        self.model, self.info = result.model, task.info
+        return result.eval_results
+
+    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]],
+                batch_size: int = 32) -> list[dict]:
+        """The tags and entities of each text (a raw string, or a list of words).
+
+        Returns:
+          One dict per text: `words`, `tags` (IOB2, one per word) and `entities`
+          (`(type, start, end)`, word indices, end exclusive).
+
+        Raises:
+          UserInputError: before `fit` (or loading a fitted tagger).
+        """
+        if self.model is None:
+            raise UserInputError("The tagger is not fine-tuned yet: call fit, or "
+                                 "from_pretrained on a folder that save wrote.")
+        splitter = tokenization.BasicTokenizer(do_lower_case=False)
+        words = [splitter.tokenize(text) if isinstance(text, str) else list(text)
+                 for text in texts]
+        tagged = [sentence for sentence in words if sentence]  # Texts without words
+        tags = iter(self._tags(tagged, batch_size) if tagged else [])  # need no model.
+        results = []
+        for sentence_words in words:
+            sentence_tags = next(tags) if sentence_words else []
+            results.append({"words": sentence_words, "tags": sentence_tags,
+                            "entities": entity_metrics.get_chunks(sentence_tags)})
+        return results
+
+    def _tags(self, words: list[list[str]], batch_size: int) -> list[list[str]]:
+        """The IOB2 tags of sentences of words, as `run_ner.py --do_predict` gives."""
+        task = self._task({TEST: conll.from_sentences("predict's texts", words, None)})
+        options = self._options(tempfile.gettempdir(), do_predict=True,
+                                predict_batch_size=batch_size)
+        task.prepare(options, tokenization.FullTokenizer(self.vocab_file,
+                                                         self.do_lower_case), self.info)
+        return task.tags(self.model, tf.distribute.get_strategy(), TEST)[0]
+
+    def save(self, directory: str) -> str:
+        """Writes the fine-tuned tagger into the new (or empty) folder `directory`,
+        which `from_pretrained` reloads and `run_ner.py` reads (its
+        `bert_model.ckpt`, `bert_config.json`, `vocab.txt`, `task_info.json`).
+
+        Raises:
+          UserInputError: before `fit`, or if `directory` holds files.
+        """
+        if self.model is None:
+            raise UserInputError("The tagger is not fine-tuned yet: call fit first.")
+        return model_folders.save_folder(
+            directory, self.model, self.config, self.vocab_file, self.info, SETTINGS_FILE,
+            {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length,
+             "doc_stride": self.doc_stride})
