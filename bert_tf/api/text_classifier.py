@@ -20,13 +20,14 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
-from bert_tf import checkpoints
+
+from bert_tf import checkpoints, serving
 from bert_tf.api import model_folders
 from bert_tf.configs import BertConfig
 from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.modeling import BertClassifier
 from bert_tf.tasks import runner
-from bert_tf.tasks.base import DEV, TRAIN, FineTuningOptions
+from bert_tf.tasks.base import DEV, TRAIN, DeviceOptions, FineTuningOptions
 from bert_tf.tasks.classification import dataset as classification_dataset
 from bert_tf.tasks.classification import in_memory
 from bert_tf.tasks.classification.features import convert_examples_to_features
@@ -128,7 +129,7 @@ class TextClassifier:
             epochs: float = 3.0, batch_size: int = 32, learning_rate: float = 5e-5,
             warmup_proportion: float = 0.1, early_stopping_patience: int = 0,
             output_dir: str | None = None, resume: bool = False, seed: int = 12345,
-            ) -> dict[str, float] | None:
+            device: DeviceOptions = DeviceOptions()) -> dict[str, float] | None:
         """Fine-tunes on `texts` (a list of strings, or a tuple of two lists for pairs)
         and their `labels`, as `run_classifier.py --do_train` does: checkpoints in
         `output_dir`, progress with an ETA in the log (shown here at INFO).
@@ -142,6 +143,8 @@ class TextClassifier:
           output_dir: where checkpoints go; by default a new temporary folder.
           resume: go on from the checkpoints in `output_dir` (a run that was
             stopped); otherwise `output_dir` must be new or empty.
+          device: where training runs (several GPUs, a TPU, mixed precision), as the
+            scripts' distribution flags say.
 
         Returns:
           The dev scores (`eval_accuracy`, ...) with `validation_data`, else None.
@@ -169,7 +172,7 @@ class TextClassifier:
             predict_batch_size=batch_size, learning_rate=learning_rate,
             num_train_epochs=epochs, warmup_proportion=warmup_proportion,
             early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
-            save_checkpoints_steps=100, iterations_per_loop=10)
+            save_checkpoints_steps=100, iterations_per_loop=10, device=device)
         result = model_folders.run_shown(task, options)
         self.model, self.labels, self.pair = result.model, classes, task.info.pair
         self.long_inputs = task.long_inputs
@@ -219,3 +222,14 @@ class TextClassifier:
         return model_folders.save_folder(
             directory, self.model, self.config, self.vocab_file, info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})
+
+    def export(self, export_dir: str) -> str:
+        """Writes a SavedModel version for TF Serving that classifies raw text (as
+        `run_classifier.py --export_dir`: `serving_default` takes `text_a`, and
+        `text_b` for pairs); returns the version folder."""
+        if self.model is None:
+            raise UserInputError("The classifier is not fine-tuned yet: call fit first.")
+        return serving.export_classifier(
+            self.model, export_dir, vocab_file=self.vocab_file,
+            do_lower_case=self.do_lower_case, max_seq_length=self.max_seq_length,
+            label_list=self.labels, pair=self.pair, long_inputs=self.long_inputs)
