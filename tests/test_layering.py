@@ -1,7 +1,7 @@
 """The layers of ../shared/DESIGN.md section 3: nothing imports a part above it.
 
     cli, api  >  tasks  >  training, serving  >  checkpoints  >  modeling  >  layers  >  text
-         >  configs, errors, io, file_checks
+         >  configs, errors, io, file_checks, console
 
 (training and serving know nothing of each other.) Checked on the source, so a
 violation fails here before it becomes an import cycle.
@@ -13,7 +13,7 @@ import pathlib
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "bert_tf"
 
 # Part -> its rank; a module may import parts of lower rank, and its own part.
-RANKS = {"configs": 0, "errors": 0, "io": 0, "file_checks": 0, "text": 1, "layers": 2,
+RANKS = {"configs": 0, "errors": 0, "io": 0, "file_checks": 0, "console": 0, "text": 1, "layers": 2,
          "modeling": 3, "checkpoints": 4, "training": 5, "serving": 5, "tasks": 6,
          "cli": 7, "api": 7}
 

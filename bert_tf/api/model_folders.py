@@ -8,7 +8,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from bert_tf import checkpoints
+from bert_tf import checkpoints, console
 from bert_tf import io as outputs
 from bert_tf.configs import BertConfig
 from bert_tf.errors import InvalidArgumentError, UserInputError
@@ -79,7 +79,8 @@ def output_dir_for_fit(output_dir: str | None, resume: bool) -> str:
 
 def run_shown(task: Task, options: FineTuningOptions) -> runner.RunResult:
     """`runner.run` with its INFO lines (progress, ETA, scores) shown, as a notebook
-    hides them otherwise."""
+    hides them otherwise, and TensorFlow's own INFO lines not."""
+    console.hide_tensorflow_info()
     verbosity = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)
     try:

@@ -5,6 +5,7 @@ from typing import Callable
 
 from absl import app
 
+from bert_tf import console
 from bert_tf.errors import InvalidArgumentError, TrainingError, UserInputError
 from bert_tf.file_checks import describe_file_error
 
@@ -32,5 +33,7 @@ def guard(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
 
 
 def run(main: Callable[[list[str]], None]) -> None:
-    """`absl.app.run(main)` with `guard`'s error reporting."""
+    """`absl.app.run(main)` with `guard`'s error reporting, and TensorFlow's own INFO
+    lines kept off the console (`bert_tf.console`)."""
+    console.hide_tensorflow_info()
     app.run(guard(main))
