@@ -65,8 +65,15 @@ class _ConfiguredModel(keras.Model):
 
 def _dense_names(prefix: str, layer: keras.layers.Dense) -> dict[str, keras.Variable]:
     """A dense layer as Google's `tf.layers.dense` names it: `prefix/kernel` [in, out]
-    and `prefix/bias`."""
-    return {f"{prefix}/kernel": layer.kernel, f"{prefix}/bias": layer.bias}
+    and `prefix/bias`; with LoRA (`bert_tf.training.lora`), also its adapters
+    `prefix/lora_a` [in, r] and `prefix/lora_b` [r, out] beside the frozen kernel."""
+    # `layer.kernel` is the adapted kernel (a tensor) once LoRA is on; the variable is
+    # `_kernel` either way.
+    names = {f"{prefix}/kernel": layer._kernel, f"{prefix}/bias": layer.bias}
+    if layer.lora_enabled:
+        names[f"{prefix}/lora_a"] = layer.lora_kernel_a
+        names[f"{prefix}/lora_b"] = layer.lora_kernel_b
+    return names
 
 
 def _layer_norm_names(prefix: str, layer: keras.layers.LayerNormalization,

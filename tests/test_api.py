@@ -185,3 +185,19 @@ def test_token_classifier_names_the_bad_sentence(pretrained):
         tagger.fit([["b", "c"]], [["O", "X-PER"]])
     with pytest.raises(UserInputError, match="not fine-tuned yet"):
         tagger.predict(["Ben Stone"])
+
+
+def test_lora_fit_saves_and_exports_the_merged_model(pretrained, tmp_path):
+    from bert_tf.training.lora import LoraOptions
+    texts = ["the good bread", "bad water in the mill", "good market", "bad library"] * 8
+    labels = ["yes", "no", "yes", "no"] * 8
+    classifier = bert_tf.TextClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
+                                                        max_seq_length=16)
+    classifier.fit(texts, labels, epochs=2, batch_size=8, learning_rate=1e-2,
+                   output_dir=str(tmp_path / "run"), lora=LoraOptions(rank=2))
+    adapted = classifier.predict(texts[:4])["probabilities"]
+    classifier.save(str(tmp_path / "saved"))
+    reloaded = bert_tf.TextClassifier.from_pretrained(str(tmp_path / "saved"))
+    np.testing.assert_allclose(reloaded.predict(texts[:4])["probabilities"], adapted,
+                               atol=1e-5)
+    assert not any("lora" in name for name in reloaded.model.google_variable_map())

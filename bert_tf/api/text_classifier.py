@@ -36,7 +36,9 @@ from bert_tf.tasks.classification.task import (ClassificationInfo, Classificatio
 from bert_tf.text import long_inputs as long_input_rules
 from bert_tf.text import tokenization
 from bert_tf.text.long_inputs import LongInputStrategy
+from bert_tf.training import lora as lora_rules
 from bert_tf.training import trainer as training
+from bert_tf.training.lora import LoraOptions
 
 SETTINGS_FILE = "text_classifier.json"
 
@@ -129,7 +131,8 @@ class TextClassifier:
             epochs: float = 3.0, batch_size: int = 32, learning_rate: float = 5e-5,
             warmup_proportion: float = 0.1, early_stopping_patience: int = 0,
             output_dir: str | None = None, resume: bool = False, seed: int = 12345,
-            device: DeviceOptions = DeviceOptions()) -> dict[str, float] | None:
+            device: DeviceOptions = DeviceOptions(),
+            lora: LoraOptions = LoraOptions()) -> dict[str, float] | None:
         """Fine-tunes on `texts` (a list of strings, or a tuple of two lists for pairs)
         and their `labels`, as `run_classifier.py --do_train` does: checkpoints in
         `output_dir`, progress with an ETA in the log (shown here at INFO).
@@ -145,6 +148,8 @@ class TextClassifier:
             stopped); otherwise `output_dir` must be new or empty.
           device: where training runs (several GPUs, a TPU, mixed precision), as the
             scripts' distribution flags say.
+          lora: train LoRA adapters and the head only (`LoraOptions(rank=8)`); `save`
+            and `export` write the merged model.
 
         Returns:
           The dev scores (`eval_accuracy`, ...) with `validation_data`, else None.
@@ -172,7 +177,7 @@ class TextClassifier:
             predict_batch_size=batch_size, learning_rate=learning_rate,
             num_train_epochs=epochs, warmup_proportion=warmup_proportion,
             early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
-            save_checkpoints_steps=100, iterations_per_loop=10, device=device)
+            save_checkpoints_steps=100, iterations_per_loop=10, device=device, lora=lora)
         result = model_folders.run_shown(task, options)
         self.model, self.labels, self.pair = result.model, classes, task.info.pair
         self.long_inputs = task.long_inputs
@@ -220,7 +225,7 @@ class TextClassifier:
                                   is_regression=False, pair=self.pair,
                                   **self.long_inputs.fields())
         return model_folders.save_folder(
-            directory, self.model, self.config, self.vocab_file, info, SETTINGS_FILE,
+            directory, lora_rules.merged(self.model), self.config, self.vocab_file, info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})
 
     def export(self, export_dir: str) -> str:
@@ -230,6 +235,6 @@ class TextClassifier:
         if self.model is None:
             raise UserInputError("The classifier is not fine-tuned yet: call fit first.")
         return serving.export_classifier(
-            self.model, export_dir, vocab_file=self.vocab_file,
+            lora_rules.merged(self.model), export_dir, vocab_file=self.vocab_file,
             do_lower_case=self.do_lower_case, max_seq_length=self.max_seq_length,
             label_list=self.labels, pair=self.pair, long_inputs=self.long_inputs)

@@ -33,6 +33,8 @@ from bert_tf.tasks.base import DEV, TEST, TRAIN, FineTuningOptions
 from bert_tf.tasks.ner import conll, entity_metrics
 from bert_tf.tasks.ner.task import NerInfo, NerOptions, NerTask
 from bert_tf.text import tokenization
+from bert_tf.training import lora as lora_rules
+from bert_tf.training.lora import LoraOptions
 
 SETTINGS_FILE = "token_classifier.json"
 
@@ -105,10 +107,11 @@ class TokenClassifier:
             | None = None, epochs: float = 3.0, batch_size: int = 32,
             learning_rate: float = 5e-5, warmup_proportion: float = 0.1,
             early_stopping_patience: int = 0, output_dir: str | None = None,
-            resume: bool = False, seed: int = 12345) -> dict[str, float] | None:
+            resume: bool = False, seed: int = 12345,
+            lora: LoraOptions = LoraOptions()) -> dict[str, float] | None:
         """Fine-tunes on `sentences` (lists of words) and their `tags`, as
         `run_ner.py --do_train` does; the arguments are those of
-        `TextClassifier.fit`.
+        `TextClassifier.fit` (`lora` included).
 
         Returns:
           The dev entity scores (`eval_f1`, ...) with `validation_data`, else None.
@@ -127,7 +130,7 @@ class TokenClassifier:
             predict_batch_size=batch_size, learning_rate=learning_rate,
             num_train_epochs=epochs, warmup_proportion=warmup_proportion,
             early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
-            save_checkpoints_steps=100, iterations_per_loop=10)
+            save_checkpoints_steps=100, iterations_per_loop=10, lora=lora)
         result = model_folders.run_shown(task, options)
         self.model, self.info = result.model, task.info
         return result.eval_results
@@ -178,6 +181,6 @@ class TokenClassifier:
         if self.model is None:
             raise UserInputError("The tagger is not fine-tuned yet: call fit first.")
         return model_folders.save_folder(
-            directory, self.model, self.config, self.vocab_file, self.info, SETTINGS_FILE,
+            directory, lora_rules.merged(self.model), self.config, self.vocab_file, self.info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length,
              "doc_stride": self.doc_stride})

@@ -15,6 +15,8 @@ import typing
 
 from absl import flags
 
+from bert_tf.training import lora
+
 # Only light modules at the top: `create_pretraining_data.py` defines its flags here
 # too, and its worker processes must not load TensorFlow (see that module).
 if typing.TYPE_CHECKING:
@@ -72,6 +74,13 @@ def define_flags(data_dir: bool = True, max_seq_length: int = 128) -> None:
                         "training. A new or empty folder.")
     flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep.")
     flags.DEFINE_integer("log_steps", 100, "Steps between progress lines.")
+    flags.DEFINE_integer("lora_rank", 0, "If > 0, fine-tune LoRA adapters of this rank on "
+                         "the --lora_targets projections and the task head only; the "
+                         "pre-trained weights stay frozen.")
+    flags.DEFINE_float("lora_alpha", None, "LoRA's scale numerator: updates are scaled by "
+                       "lora_alpha / lora_rank (default: lora_rank, a scale of 1).")
+    flags.DEFINE_list("lora_targets", list(lora.DEFAULT_TARGETS), "The projections that "
+                      "get adapters: " + ", ".join(lora.TARGETS) + ".")
     flags.mark_flags_as_required(["output_dir"])
 
 
@@ -147,6 +156,8 @@ def fine_tuning_options() -> "FineTuningOptions":
     flag the script does not define keeps its default)."""
     from bert_tf.tasks.base import FineTuningOptions
     names = [field.name for field in dataclasses.fields(FineTuningOptions)
-             if field.name != "device" and field.name in FLAGS]
+             if field.name not in ("device", "lora") and field.name in FLAGS]
     return FineTuningOptions(**{name: FLAGS[name].value for name in names},
-                             device=device_options())
+                             device=device_options(), lora=lora.LoraOptions(
+                                 FLAGS.lora_rank, FLAGS.lora_alpha,
+                                 tuple(FLAGS.lora_targets)))

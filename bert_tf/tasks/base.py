@@ -25,6 +25,7 @@ from bert_tf.configs import BertConfig
 from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.text.tokenization import FullTokenizer
 from bert_tf.training import distribution, fine_tuning
+from bert_tf.training.lora import LoraOptions
 
 TRAIN, DEV, TEST = "train", "dev", "test"
 
@@ -102,6 +103,8 @@ class FineTuningOptions:
         after training (`bert_tf.checkpoints.save_hugging_face`); a new or empty
         folder.
       device: where and how training runs.
+      lora: LoRA adapters to train instead of the whole encoder (off by default); a
+        run without it on an output folder trained with it uses the saved adapters.
     """
 
     output_dir: str
@@ -132,6 +135,7 @@ class FineTuningOptions:
     export_dir: str | None = None
     export_hf_dir: str | None = None
     device: DeviceOptions = DeviceOptions()
+    lora: LoraOptions = LoraOptions()
 
     @property
     def trim_padding(self) -> bool:
@@ -174,6 +178,11 @@ class FineTuningOptions:
         if not 0 <= self.warmup_proportion < 1:
             raise InvalidArgumentError("warmup_proportion", self.warmup_proportion,
                                        "must be in [0, 1).")
+        self.lora.validate()
+        if self.lora.enabled and self.trainable_top_layers is not None:
+            raise InvalidArgumentError("trainable_top_layers", self.trainable_top_layers,
+                                       "cannot be combined with lora_rank: LoRA trains "
+                                       "only the adapters and the task head.")
         if self.early_stopping_patience and not self.do_train:
             raise InvalidArgumentError("early_stopping_patience",
                                        self.early_stopping_patience, "needs do_train.")

@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -23,9 +24,12 @@ from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.tasks.base import TRAIN, FineTuningOptions, Task, TaskInfo
 from bert_tf.text import packing, tokenization
 from bert_tf.training import checkpoints as training_checkpoints
-from bert_tf.training import curves
+from bert_tf.training import curves, lora
 from bert_tf.training import fine_tuning, optimization
 from bert_tf.training import trainer as training
+
+#: Where a LoRA training run records its adapters' shape (rank, alpha, targets).
+LORA_FILE = "lora_config.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,10 +176,18 @@ def build_trainer(strategy: tf.distribute.Strategy, task: Task, config: BertConf
         if options.init_checkpoint:
             checkpoints.load_checkpoint(model, options.init_checkpoint,
                                         initialize_missing=task.initialize_missing)
-        frozen = fine_tuning.freeze_layers(model, options.freeze_embeddings,
-                                           options.trainable_top_layers)
-        if frozen:
-            logging.info("Frozen: %s", ", ".join(frozen))
+        if options.lora.enabled:
+            lora.enable(model, options.lora)
+            trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+            total = sum(int(np.prod(v.shape)) for v in model.variables)
+            logging.info("LoRA rank %d on %s: %d of %d weights trainable (%.2f%%).",
+                         options.lora.rank, ",".join(options.lora.targets), trainable,
+                         total, 100 * trainable / total)
+        else:
+            frozen = fine_tuning.freeze_layers(model, options.freeze_embeddings,
+                                               options.trainable_top_layers)
+            if frozen:
+                logging.info("Frozen: %s", ", ".join(frozen))
         optimizer = optimization.create_optimizer(
             options.learning_rate, train_steps, int(train_steps * options.warmup_proportion))
         if device.mixed_precision == "fp16":
@@ -184,6 +196,36 @@ def build_trainer(strategy: tf.distribute.Strategy, task: Task, config: BertConf
                             options.output_dir, device.gradient_accumulation_steps,
                             device.jit_compile, options.keep_checkpoints, seed=options.seed,
                             run_kind=task.run_kind)
+
+
+def resolve_lora(options: FineTuningOptions) -> FineTuningOptions:
+    """`options` with the LoRA adapters of the output folder (`LORA_FILE`, written by a
+    LoRA training run there) when none are asked for, so that a later evaluation,
+    prediction or export uses them.
+
+    Raises:
+      InvalidArgumentError: naming `lora_rank` if the asked adapters differ from the
+        saved ones.
+    """
+    fields = outputs.read_json(
+        os.path.join(options.output_dir, LORA_FILE), dict,
+        lambda error: UserInputError(f"{options.output_dir}/{LORA_FILE} is damaged "
+                                     f"({error}); use a new output folder."))
+    if fields is None:
+        return options
+    saved = lora.LoraOptions(fields["rank"], fields["alpha"], tuple(fields["targets"]))
+    if not options.lora.enabled:
+        logging.info("Using the LoRA adapters of %s (rank %d).", options.output_dir,
+                     saved.rank)
+        return dataclasses.replace(options, lora=saved)
+    if options.lora != saved:
+        raise InvalidArgumentError(
+            "lora_rank", options.lora.rank,
+            f"with lora_alpha={options.lora.alpha} and lora_targets="
+            f"{','.join(options.lora.targets)} does not match the adapters in "
+            f"{options.output_dir} (rank {saved.rank}, alpha {saved.alpha}, targets "
+            f"{','.join(saved.targets)}); leave the LoRA options out or use a new folder.")
+    return options
 
 
 def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningOptions,
@@ -247,6 +289,7 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
     options.validate(needs_data_dir=task.reads_data_dir)
     task.validate(options)
     saved = check_output_folders(task, options, argument_prefix)
+    options = resolve_lora(options)
     keras.utils.set_random_seed(options.seed)
     config, vocab_file = model_files(options)
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=options.do_lower_case)
@@ -258,6 +301,9 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
     # Every input is read and checked: only now is anything written.
     if info is not saved:
         info.write(options.output_dir)
+    if options.lora.enabled and options.do_train and trainer.is_chief:
+        outputs.write_json_atomically(os.path.join(options.output_dir, LORA_FILE),
+                                      dataclasses.asdict(options.lora))
 
     def evaluate(model: keras.Model) -> dict:
         results = task.evaluate(model, strategy)
@@ -279,13 +325,15 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
         curves.write_curves(options.output_dir, task.primary_metric)
     if options.do_predict:
         predictions_file = task.write_predictions(model, strategy)
+    # Exports hold the adapters folded into the kernels: serving needs nothing new.
+    plain = lora.merged(model) if options.export_dir or options.export_hf_dir else model
     if options.export_dir:
-        export_version = task.export(model, vocab_file)
+        export_version = task.export(plain, vocab_file)
         logging.info("Exported the SavedModel to %s", export_version)
     hugging_face_dir = None
     if options.export_hf_dir and trainer.is_chief:  # One writer for the one folder.
         hugging_face_dir = checkpoints.save_hugging_face(
-            model, options.export_hf_dir, vocab_file=vocab_file,
+            plain, options.export_hf_dir, vocab_file=vocab_file,
             do_lower_case=options.do_lower_case, label_list=task.hugging_face_labels())
     return RunResult(trainer.step, seconds, eval_results, predictions_file, export_version,
                      hugging_face_dir, model)
