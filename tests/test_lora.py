@@ -119,3 +119,52 @@ def test_lora_run_trains_adapters_only_and_exports_the_merged_model(tmp_path, mo
     assert error_lines(refused.stderr)[0].startswith(
         "error: --lora_rank=8 with lora_alpha=None and lora_targets=query,value does not "
         "match the adapters in")
+
+
+def test_adapter_alone_in_peft_layout_loads_onto_the_base_model(tmp_path, model_files):
+    peft = pytest.importorskip("peft", reason="peft is not installed (make test installs it)")
+    import torch
+    import transformers
+    data = _write_task(tmp_path / "data")
+    output, adapter = tmp_path / "out", tmp_path / "adapter"
+    _run(data, output, model_files, "--do_train", "--num_train_epochs=2", "--lora_rank=4",
+         "--lora_alpha=16", "--lora_targets=query,key,attention_output", f"--export_hf_dir={adapter}",
+         "--export_lora_only")
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"], config["task_type"]) == (4, 16, "SEQ_CLS")
+    assert sorted(path.name for path in adapter.iterdir()) == [
+        "adapter_config.json", "adapter_model.safetensors"]
+
+    # The base model as transformers holds it: the pre-trained encoder, any head.
+    base = BertClassifier(BertConfig.from_dict(TINY_BERT), 2)
+    checkpoints.load_checkpoint(base, str(model_files / "bert_model.ckpt"),
+                                initialize_missing=("output_", "bert/pooler/"))
+    checkpoints.save_hugging_face(base, str(tmp_path / "base"), vocab_file=str(SAMPLE_VOCAB),
+                                  do_lower_case=True)
+    torch_model = peft.PeftModel.from_pretrained(
+        transformers.BertForSequenceClassification.from_pretrained(tmp_path / "base"),
+        adapter).eval()
+
+    adapted = BertClassifier(BertConfig.from_dict(TINY_BERT), 2)
+    lora.enable(adapted, lora.LoraOptions(4, 16.0, ("query", "key", "attention_output")))
+    checkpoints.load_checkpoint(adapted, tf.train.latest_checkpoint(str(output)))
+    with torch.inference_mode():
+        logits = torch_model(
+            input_ids=torch.tensor(INPUTS["input_ids"].numpy(), dtype=torch.long),
+            attention_mask=torch.tensor(INPUTS["input_mask"].numpy(), dtype=torch.long),
+            token_type_ids=torch.tensor(INPUTS["segment_ids"].numpy(),
+                                        dtype=torch.long)).logits.numpy()
+    np.testing.assert_allclose(logits, adapted(INPUTS)["logits"], atol=1e-5)
+    for variable in adapted.trainable_variables:  # Without the adapters: other logits,
+        if "lora_kernel_b" in variable.path:     # so peft did apply them.
+            variable.assign(tf.zeros_like(variable))
+    assert np.abs(logits - adapted(INPUTS)["logits"].numpy()).max() > 1e-3
+
+
+def test_export_lora_only_needs_lora_and_a_folder(tmp_path, model_files):
+    data = _write_task(tmp_path / "data", counts=(("train", 8), ("dev", 4)))
+    result = _run(data, tmp_path / "out", model_files, "--do_train", "--export_lora_only",
+                  f"--export_hf_dir={tmp_path / 'adapter'}", check=False)
+    assert error_lines(result.stderr) == [
+        "error: --export_lora_only=True needs export_hf_dir (the folder of the adapter) "
+        "and lora_rank > 0."]

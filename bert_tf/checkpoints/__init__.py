@@ -14,6 +14,7 @@ Modules:
   formats: finding, reading and writing the files of each format.
   loading: `load_checkpoint` into a model, `save_google_checkpoint` from one.
   hugging_face_export: `save_hugging_face`, a model as a folder transformers loads.
+  peft_export: `save_lora_adapter`, a LoRA model's adapters as peft writes them.
   model_files: the config and vocabulary found beside a checkpoint.
 """
 
@@ -24,9 +25,11 @@ from bert_tf.checkpoints.loading import (LoadReport, load_checkpoint, read_check
                                          save_google_checkpoint)
 from bert_tf.checkpoints.model_files import (check_vocab_fits_config, companion_file,
                                              resolve_model_files)
+from bert_tf.checkpoints.peft_export import save_lora_adapter
 from bert_tf.checkpoints.variable_names import google_variable_map, hugging_face_names
 
 __all__ = ["CheckpointError", "LoadReport", "check_hugging_face_directory",
            "check_vocab_fits_config", "companion_file",
            "google_variable_map", "hugging_face_names", "load_checkpoint", "read_checkpoint",
-           "resolve_model_files", "save_google_checkpoint", "save_hugging_face"]
+           "resolve_model_files", "save_google_checkpoint", "save_hugging_face",
+           "save_lora_adapter"]

@@ -94,6 +94,12 @@ def hugging_face_architecture(model: NamedModel) -> str:
     return architecture
 
 
+def weight_prefix(model: NamedModel) -> str:
+    """What transformers' class of `model` puts before the encoder's weight names
+    (`bert.` in the task models, nothing in `BertModel`)."""
+    return _ARCHITECTURES[hugging_face_architecture(model)][0]
+
+
 def hugging_face_tensors(model: NamedModel,
                          ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """`model`'s weights under transformers' names, in transformers' layout (float32
@@ -257,9 +263,9 @@ def save_hugging_face(model: NamedModel, directory: str, *, vocab_file: str,
     temporary = temporary_path(directory)
     try:
         tf.io.gfile.makedirs(temporary)
-        _write_safetensors(os.path.join(temporary, formats.SAFETENSORS_FILE), tensors)
+        write_safetensors(os.path.join(temporary, formats.SAFETENSORS_FILE), tensors)
         if crf:
-            _write_safetensors(os.path.join(temporary, formats.CRF_FILE), crf)
+            write_safetensors(os.path.join(temporary, formats.CRF_FILE), crf)
         tf.io.gfile.copy(vocab_file, os.path.join(temporary, VOCAB_FILE))
         for name, values in files.items():
             with tf.io.gfile.GFile(os.path.join(temporary, name), "w") as writer:
@@ -275,7 +281,7 @@ def save_hugging_face(model: NamedModel, directory: str, *, vocab_file: str,
     return directory
 
 
-def _write_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:
+def write_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:
     """Writes `tensors` as a safetensors file with the metadata `{"format": "pt"}`
     that transformers' PyTorch loaders (before version 5) require."""
     from safetensors.numpy import save  # Only needed for this format.

@@ -81,6 +81,10 @@ def define_flags(data_dir: bool = True, max_seq_length: int = 128) -> None:
                        "lora_alpha / lora_rank (default: lora_rank, a scale of 1).")
     flags.DEFINE_list("lora_targets", list(lora.DEFAULT_TARGETS), "The projections that "
                       "get adapters: " + ", ".join(lora.TARGETS) + ".")
+    flags.DEFINE_bool("export_lora_only", False, "With --lora_rank: write only the "
+                      "adapters and the task head to --export_hf_dir, in peft's layout "
+                      "(adapter_config.json, adapter_model.safetensors), instead of the "
+                      "merged model.")
     flags.mark_flags_as_required(["output_dir"])
 
 

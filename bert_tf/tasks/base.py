@@ -102,6 +102,8 @@ class FineTuningOptions:
       export_hf_dir: if set, write the model there as a Hugging Face model folder
         after training (`bert_tf.checkpoints.save_hugging_face`); a new or empty
         folder.
+      export_lora_only: with LoRA, write only the adapters (and head) to
+        `export_hf_dir`, in peft's layout (`bert_tf.checkpoints.save_lora_adapter`).
       device: where and how training runs.
       lora: LoRA adapters to train instead of the whole encoder (off by default); a
         run without it on an output folder trained with it uses the saved adapters.
@@ -134,6 +136,7 @@ class FineTuningOptions:
     dynamic_padding: bool = True
     export_dir: str | None = None
     export_hf_dir: str | None = None
+    export_lora_only: bool = False
     device: DeviceOptions = DeviceOptions()
     lora: LoraOptions = LoraOptions()
 
@@ -183,6 +186,9 @@ class FineTuningOptions:
             raise InvalidArgumentError("trainable_top_layers", self.trainable_top_layers,
                                        "cannot be combined with lora_rank: LoRA trains "
                                        "only the adapters and the task head.")
+        if self.export_lora_only and not (self.export_hf_dir and self.lora.enabled):
+            raise InvalidArgumentError("export_lora_only", True, "needs export_hf_dir (the "
+                                       "folder of the adapter) and lora_rank > 0.")
         if self.early_stopping_patience and not self.do_train:
             raise InvalidArgumentError("early_stopping_patience",
                                        self.early_stopping_patience, "needs do_train.")

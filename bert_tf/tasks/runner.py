@@ -332,8 +332,11 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
         logging.info("Exported the SavedModel to %s", export_version)
     hugging_face_dir = None
     if options.export_hf_dir and trainer.is_chief:  # One writer for the one folder.
-        hugging_face_dir = checkpoints.save_hugging_face(
-            plain, options.export_hf_dir, vocab_file=vocab_file,
-            do_lower_case=options.do_lower_case, label_list=task.hugging_face_labels())
+        if options.export_lora_only:
+            hugging_face_dir = checkpoints.save_lora_adapter(model, options.export_hf_dir)
+        else:
+            hugging_face_dir = checkpoints.save_hugging_face(
+                plain, options.export_hf_dir, vocab_file=vocab_file,
+                do_lower_case=options.do_lower_case, label_list=task.hugging_face_labels())
     return RunResult(trainer.step, seconds, eval_results, predictions_file, export_version,
                      hugging_face_dir, model)
