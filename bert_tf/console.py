@@ -1,5 +1,5 @@
-"""What a run shows on the console: this project's progress and results at INFO, and of
-TensorFlow only its warnings and errors. TensorFlow logs at INFO through absl too
+"""What a run shows on the console: this project's progress (with an ETA) and results at
+INFO, and of TensorFlow only its warnings and errors. TensorFlow logs at INFO through absl too
 (signature renames that list every input tensor, "Sharding callback duration",
 "Writing fingerprint", "Assets written" twice), which would bury the progress lines."""
 
@@ -33,3 +33,21 @@ def hide_tensorflow_info() -> None:
     if not any(isinstance(existing, _TensorFlowInfoFilter) for existing in handler.filters):
         handler.addFilter(_TensorFlowInfoFilter(
             os.path.join(list(spec.submodule_search_locations)[0], "")))
+
+
+def duration(seconds: float) -> str:
+    """`seconds` as `1h02m`, `1m02s` or `12s`."""
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def eta(done: float, total: float, seconds: float) -> str:
+    """The time left for `total` units of work at the pace of the `done` ones that
+    took `seconds` (`duration`'s format; "?" before any is done)."""
+    if done <= 0:
+        return "?"
+    return duration(max(total - done, 0) * seconds / done)

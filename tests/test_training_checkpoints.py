@@ -411,3 +411,11 @@ def test_run_killed_around_an_evaluation_evaluates_each_checkpoint_once(tmp_path
 ])
 def test_progress_gives_the_step_of_all_and_an_eta(step, first, seconds, expected):
     assert training.progress(step, first, 300, seconds) == expected
+
+
+def test_eta_and_durations():
+    from bert_tf import console
+    assert console.eta(0, 10, 5.0) == "?"
+    assert console.eta(25, 100, 30.0) == "1m30s"
+    assert console.eta(100, 100, 30.0) == "0s"
+    assert console.duration(7322) == "2h02m"

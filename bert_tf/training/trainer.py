@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import console
 from bert_tf.errors import TrainingError, UserInputError
 from bert_tf.layers import dropout
 from bert_tf.training.checkpoints import TrainingCheckpoints
@@ -262,23 +263,12 @@ def write_scalars(log_dir: str, step: int, values: dict) -> None:
 
 
 def progress(step: int, first_step: int, num_steps: int, seconds: float) -> str:
-    """Where training stands, e.g. `step 50/300 (17%), 12.3 s, ETA 1m02s`: the
+    """Where training stands, e.g. `step 50/300 (16%), 12.3 s, ETA 1m02s`: the
     remaining steps at the pace of the `step - first_step` steps this run took in
     `seconds` (start-up included, so the first estimate is high)."""
-    done = step - first_step
-    remaining = (num_steps - step) * seconds / done if done > 0 else 0.0
+    left = console.eta(step - first_step, num_steps - first_step, seconds)
     return (f"step {step}/{num_steps} ({100 * step // max(num_steps, 1)}%), "
-            f"{seconds:.1f} s, ETA {_duration(remaining)}")
-
-
-def _duration(seconds: float) -> str:
-    """`seconds` as `1h02m`, `1m02s` or `12s`."""
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+            f"{seconds:.1f} s, ETA {'0s' if step >= num_steps else left}")
 
 
 def predict(strategy: tf.distribute.Strategy, model: keras.Model, dataset: tf.data.Dataset,

@@ -25,7 +25,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from bert_tf import file_checks
+from bert_tf import console, file_checks
 from bert_tf.tasks.pretraining import instances as instances_lib
 from bert_tf.tasks.pretraining.instances import MaskingConfig
 
@@ -263,22 +263,33 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
     def name(argument: str) -> str:
         return (names or {}).get(argument, argument)
 
+    import tensorflow as tf  # Only the parent process sizes the input (gs:// paths).
+
     tokenizer = Tokenizer(config)
     totals = ShardStats()
     paths: list[str] = []
     pending: list[tuple[str, object]] = []
     started = time.time()
+    input_bytes = sum(tf.io.gfile.stat(path).length for path in input_files)
+    shard_bytes: dict[str, int] = {}
+    done_bytes = 0
 
     def finish(path: str, records: list[bytes], stats: ShardStats) -> None:
+        nonlocal done_bytes
         write_records(records, path)
         totals.add(stats)
-        log(f"{len(paths)} shards read, {totals.instances} instances written, "
-            f"{time.time() - started:.1f} s")
+        done_bytes += shard_bytes.pop(path)
+        seconds = time.time() - started
+        log(f"{min(100, 100 * done_bytes // max(input_bytes, 1))}% of the input "
+            f"({done_bytes / 1e6:.1f}/{input_bytes / 1e6:.1f} MB, {len(paths)} "
+            f"shards read), {totals.instances} instances written, {seconds:.1f} s, "
+            f"ETA {console.eta(done_bytes, input_bytes, seconds)}")
 
     for index, (lines, sources) in enumerate(
             iter_shards(input_files, max_shard_bytes, name("input_files"))):
         path = os.path.join(temp_dir, f"shard-{index:06d}.tfrecord")
         paths.append(path)
+        shard_bytes[path] = sum(len(line) + 1 for line in lines)
         shard = tokenizer.documents(index, lines, sources)
         del lines
         while pending and pending[0][1].ready():
