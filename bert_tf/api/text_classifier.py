@@ -15,19 +15,17 @@ A saved classifier is a folder the scripts read too: Google-named weights
 
 import dataclasses
 import os
-import tempfile
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from bert_tf import checkpoints, serving
-from bert_tf.api import model_folders
+from bert_tf.api import common
 from bert_tf.configs import BertConfig
 from bert_tf.errors import InvalidArgumentError, UserInputError
 from bert_tf.modeling import BertClassifier
-from bert_tf.tasks import runner
-from bert_tf.tasks.base import DEV, TRAIN, DeviceOptions, FineTuningOptions
+from bert_tf.tasks.base import DEV, TRAIN, DeviceOptions
 from bert_tf.tasks.classification import dataset as classification_dataset
 from bert_tf.tasks.classification import in_memory
 from bert_tf.tasks.classification.features import convert_examples_to_features
@@ -44,15 +42,10 @@ SETTINGS_FILE = "text_classifier.json"
 
 
 @dataclasses.dataclass
-class TextClassifier:
+class TextClassifier(common.PretrainedFiles):
     """A BERT text classifier: `from_pretrained`, `fit`, `predict`, `save`.
 
-    Attributes:
-      init_checkpoint: the weights `fit` starts from.
-      config: the model's configuration.
-      vocab_file: its WordPiece vocabulary.
-      do_lower_case: its casing.
-      max_seq_length: the longest model input, special tokens included.
+    Attributes (besides `PretrainedFiles`'):
       labels: the classes, in the order of the model's outputs (None until `fit` sees
         the training labels, when neither `labels` nor `num_labels` was given).
       long_inputs: how texts longer than `max_seq_length` are read.
@@ -60,11 +53,6 @@ class TextClassifier:
       pair: whether the classifier reads pairs of texts.
     """
 
-    init_checkpoint: str
-    config: BertConfig
-    vocab_file: str
-    do_lower_case: bool
-    max_seq_length: int
     labels: list[str] | None
     long_inputs: LongInputStrategy
     model: BertClassifier | None = None
@@ -93,7 +81,7 @@ class TextClassifier:
         Raises:
           UserInputError: if the files are missing or do not fit together.
         """
-        if model_folders.is_saved(path, SETTINGS_FILE):
+        if common.is_saved(path, SETTINGS_FILE):
             return cls._load_saved(path)
         if labels is not None and num_labels is not None:
             raise InvalidArgumentError("num_labels", num_labels, "cannot be given with "
@@ -105,26 +93,19 @@ class TextClassifier:
                          do_lower_case, max_seq_length,
                          None if labels is None else [str(label) for label in labels],
                          long_inputs)
-        runner.model_files(classifier._options(tempfile.gettempdir()))  # Checks them.
+        classifier.check()
         return classifier
 
     @classmethod
     def _load_saved(cls, path: str) -> "TextClassifier":
-        settings, info, config = model_folders.read_saved(path, SETTINGS_FILE,
+        settings, info, config = common.read_saved(path, SETTINGS_FILE,
                                                           ClassificationInfo)
-        checkpoint = os.path.join(path, model_folders.CHECKPOINT_NAME)
+        checkpoint = os.path.join(path, common.CHECKPOINT_NAME)
         model = BertClassifier(config, info.num_labels)
         checkpoints.load_checkpoint(model, checkpoint)
-        return cls(checkpoint, config, os.path.join(path, model_folders.VOCAB_NAME),
+        return cls(checkpoint, config, os.path.join(path, common.VOCAB_NAME),
                    settings["do_lower_case"], settings["max_seq_length"], list(info.labels),
                    info.long_inputs, model, info.pair)
-
-    def _options(self, output_dir: str, **run) -> FineTuningOptions:
-        # The config lies beside the checkpoint (resolved as the scripts resolve it).
-        return FineTuningOptions(
-            output_dir=output_dir, init_checkpoint=self.init_checkpoint,
-            vocab_file=self.vocab_file, do_lower_case=self.do_lower_case,
-            max_seq_length=self.max_seq_length, **run)
 
     def fit(self, texts: in_memory.Texts, labels: Sequence,
             validation_data: tuple[in_memory.Texts, Sequence] | None = None,
@@ -158,7 +139,7 @@ class TextClassifier:
           UserInputError (InvalidArgumentError): naming the argument, for data or
             options out of range, or an `output_dir` with files and not `resume`.
         """
-        output_dir = model_folders.output_dir_for_fit(output_dir, resume)
+        output_dir = common.output_dir_for_fit(output_dir, resume)
         labels = [str(label) for label in labels]
         classes = self.labels or sorted(set(labels))
         splits = {TRAIN: in_memory.to_examples(TRAIN, texts, labels)}
@@ -171,14 +152,13 @@ class TextClassifier:
             task_name="tsv", processor=in_memory.InMemoryProcessor(splits, classes),
             **{key: value for key, value in self.long_inputs.fields().items()
                if value != LongInputStrategy().fields()[key]}))
-        options = self._options(
-            output_dir, do_train=True, do_eval=validation_data is not None,
-            train_batch_size=batch_size, eval_batch_size=batch_size,
-            predict_batch_size=batch_size, learning_rate=learning_rate,
-            num_train_epochs=epochs, warmup_proportion=warmup_proportion,
-            early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
-            save_checkpoints_steps=100, iterations_per_loop=10, device=device, lora=lora)
-        result = model_folders.run_shown(task, options)
+        options = self.fit_options(
+            output_dir, evaluate=validation_data is not None, epochs=epochs,
+            batch_size=batch_size, learning_rate=learning_rate,
+            warmup_proportion=warmup_proportion,
+            early_stopping_patience=early_stopping_patience, seed=seed, device=device,
+            lora=lora)
+        result = common.run_shown(task, options)
         self.model, self.labels, self.pair = result.model, classes, task.info.pair
         self.long_inputs = task.long_inputs
         return result.eval_results
@@ -224,7 +204,7 @@ class TextClassifier:
         info = ClassificationInfo(task_name="tsv", labels=tuple(self.labels),
                                   is_regression=False, pair=self.pair,
                                   **self.long_inputs.fields())
-        return model_folders.save_folder(
+        return common.save_folder(
             directory, lora_rules.merged(self.model), self.config, self.vocab_file, info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})
 

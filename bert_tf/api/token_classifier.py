@@ -24,12 +24,11 @@ from typing import Sequence
 import tensorflow as tf
 
 from bert_tf import checkpoints
-from bert_tf.api import model_folders
+from bert_tf.api import common
 from bert_tf.configs import BertConfig
 from bert_tf.errors import UserInputError
 from bert_tf.modeling import BertCrfTokenClassifier, BertTokenClassifier
-from bert_tf.tasks import runner
-from bert_tf.tasks.base import DEV, TEST, TRAIN, FineTuningOptions
+from bert_tf.tasks.base import DEV, TEST, TRAIN
 from bert_tf.tasks.ner import conll, entity_metrics
 from bert_tf.tasks.ner.task import NerInfo, NerOptions, NerTask
 from bert_tf.text import tokenization
@@ -40,15 +39,10 @@ SETTINGS_FILE = "token_classifier.json"
 
 
 @dataclasses.dataclass
-class TokenClassifier:
+class TokenClassifier(common.PretrainedFiles):
     """A BERT word tagger (NER): `from_pretrained`, `fit`, `predict`, `save`.
 
-    Attributes:
-      init_checkpoint: the weights `fit` starts from.
-      config: the model's configuration.
-      vocab_file: its WordPiece vocabulary.
-      do_lower_case: its casing.
-      max_seq_length: the length of a window, special tokens included.
+    Attributes (besides `PretrainedFiles`'):
       use_crf: whether the model has a CRF on its tag logits.
       doc_stride: how many pieces apart the windows of a long sentence start (None:
         half a window).
@@ -56,11 +50,6 @@ class TokenClassifier:
       model: the fine-tuned model, once fitted or loaded.
     """
 
-    init_checkpoint: str
-    config: BertConfig
-    vocab_file: str
-    do_lower_case: bool
-    max_seq_length: int
     use_crf: bool = False
     doc_stride: int | None = None
     info: NerInfo | None = None
@@ -77,26 +66,20 @@ class TokenClassifier:
         Raises:
           UserInputError: if the files are missing or do not fit together.
         """
-        if model_folders.is_saved(path, SETTINGS_FILE):
-            settings, info, config = model_folders.read_saved(path, SETTINGS_FILE, NerInfo)
+        if common.is_saved(path, SETTINGS_FILE):
+            settings, info, config = common.read_saved(path, SETTINGS_FILE, NerInfo)
             model_class = BertCrfTokenClassifier if info.use_crf else BertTokenClassifier
             model = model_class(config, len(info.labels))
-            checkpoint = os.path.join(path, model_folders.CHECKPOINT_NAME)
+            checkpoint = os.path.join(path, common.CHECKPOINT_NAME)
             checkpoints.load_checkpoint(model, checkpoint)
-            return cls(checkpoint, config, os.path.join(path, model_folders.VOCAB_NAME),
+            return cls(checkpoint, config, os.path.join(path, common.VOCAB_NAME),
                        settings["do_lower_case"], settings["max_seq_length"], info.use_crf,
                        settings["doc_stride"], info, model)
         config_file, vocab_file = checkpoints.resolve_model_files(path, None, None)
         tagger = cls(path, BertConfig.from_json_file(config_file), vocab_file,
                      do_lower_case, max_seq_length, use_crf, doc_stride)
-        runner.model_files(tagger._options(tempfile.gettempdir()))  # Checks them.
+        tagger.check()
         return tagger
-
-    def _options(self, output_dir: str, **run) -> FineTuningOptions:
-        return FineTuningOptions(
-            output_dir=output_dir, init_checkpoint=self.init_checkpoint,
-            vocab_file=self.vocab_file, do_lower_case=self.do_lower_case,
-            max_seq_length=self.max_seq_length, **run)
 
     def _task(self, files: dict[str, conll.ConllFile]) -> NerTask:
         return NerTask(NerOptions(doc_stride=self.doc_stride, use_crf=self.use_crf,
@@ -119,19 +102,17 @@ class TokenClassifier:
         Raises:
           UserInputError (InvalidArgumentError): naming the argument or sentence.
         """
-        output_dir = model_folders.output_dir_for_fit(output_dir, resume)
+        output_dir = common.output_dir_for_fit(output_dir, resume)
         files = {TRAIN: conll.from_sentences("fit's sentences", sentences, tags)}
         if validation_data is not None:
             files[DEV] = conll.from_sentences("validation_data", *validation_data)
         task = self._task(files)
-        options = self._options(
-            output_dir, do_train=True, do_eval=validation_data is not None,
-            train_batch_size=batch_size, eval_batch_size=batch_size,
-            predict_batch_size=batch_size, learning_rate=learning_rate,
-            num_train_epochs=epochs, warmup_proportion=warmup_proportion,
-            early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
-            save_checkpoints_steps=100, iterations_per_loop=10, lora=lora)
-        result = model_folders.run_shown(task, options)
+        options = self.fit_options(
+            output_dir, evaluate=validation_data is not None, epochs=epochs,
+            batch_size=batch_size, learning_rate=learning_rate,
+            warmup_proportion=warmup_proportion,
+            early_stopping_patience=early_stopping_patience, seed=seed, lora=lora)
+        result = common.run_shown(task, options)
         self.model, self.info = result.model, task.info
         return result.eval_results
 
@@ -164,8 +145,8 @@ class TokenClassifier:
     def _tags(self, words: list[list[str]], batch_size: int) -> list[list[str]]:
         """The IOB2 tags of sentences of words, as `run_ner.py --do_predict` gives."""
         task = self._task({TEST: conll.from_sentences("predict's texts", words, None)})
-        options = self._options(tempfile.gettempdir(), do_predict=True,
-                                predict_batch_size=batch_size)
+        options = self.run_options(tempfile.gettempdir(), do_predict=True,
+                                   predict_batch_size=batch_size)
         task.prepare(options, tokenization.FullTokenizer(self.vocab_file,
                                                          self.do_lower_case), self.info)
         return task.tags(self.model, tf.distribute.get_strategy(), TEST)[0]
@@ -180,7 +161,7 @@ class TokenClassifier:
         """
         if self.model is None:
             raise UserInputError("The tagger is not fine-tuned yet: call fit first.")
-        return model_folders.save_folder(
+        return common.save_folder(
             directory, lora_rules.merged(self.model), self.config, self.vocab_file, self.info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length,
              "doc_stride": self.doc_stride})

@@ -1,7 +1,9 @@
-"""What the API's task models share: the folder `save` writes (Google-named weights,
-`bert_config.json`, `vocab.txt`, the task file and the API's settings), reading it
+"""What the API's task models share: the pre-trained files they start from and the run
+options `fit` makes of them, the folder `save` writes (Google-named weights,
+`bert_config.json`, `vocab.txt`, the task file and the API's settings) and reading it
 back, the output-folder rule of `fit`, and runs whose progress is shown."""
 
+import dataclasses
 import os
 import tempfile
 
@@ -18,6 +20,54 @@ from bert_tf.tasks.base import FineTuningOptions, Task, TaskInfo
 CHECKPOINT_NAME = "bert_model.ckpt"
 CONFIG_NAME = "bert_config.json"
 VOCAB_NAME = "vocab.txt"
+
+
+@dataclasses.dataclass
+class PretrainedFiles:
+    """The model files an API model starts from and reads text with.
+
+    Attributes:
+      init_checkpoint: the weights `fit` starts from.
+      config: the model's configuration.
+      vocab_file: its WordPiece vocabulary.
+      do_lower_case: its casing.
+      max_seq_length: the longest model input (a window), special tokens included.
+    """
+
+    init_checkpoint: str
+    config: BertConfig
+    vocab_file: str
+    do_lower_case: bool
+    max_seq_length: int
+
+    def run_options(self, output_dir: str, **run) -> FineTuningOptions:
+        """A run on these files (the config lies beside the checkpoint, found as the
+        scripts find it), with the options `run` gives."""
+        return FineTuningOptions(
+            output_dir=output_dir, init_checkpoint=self.init_checkpoint,
+            vocab_file=self.vocab_file, do_lower_case=self.do_lower_case,
+            max_seq_length=self.max_seq_length, **run)
+
+    def fit_options(self, output_dir: str, *, evaluate: bool, epochs: float,
+                    batch_size: int, learning_rate: float, warmup_proportion: float,
+                    early_stopping_patience: int, seed: int, **more) -> FineTuningOptions:
+        """The run `fit` makes: training (and evaluation), progress every 10 steps,
+        checkpoints every 100."""
+        return self.run_options(
+            output_dir, do_train=True, do_eval=evaluate, train_batch_size=batch_size,
+            eval_batch_size=batch_size, predict_batch_size=batch_size,
+            learning_rate=learning_rate, num_train_epochs=epochs,
+            warmup_proportion=warmup_proportion,
+            early_stopping_patience=early_stopping_patience, seed=seed, log_steps=10,
+            save_checkpoints_steps=100, iterations_per_loop=10, **more)
+
+    def check(self) -> None:
+        """Checks the files against each other and `max_seq_length`, as the scripts do.
+
+        Raises:
+          UserInputError: naming the file or argument.
+        """
+        runner.model_files(self.run_options(tempfile.gettempdir()))
 
 
 def is_saved(path: str, settings_file: str) -> bool:
