@@ -3,6 +3,7 @@ machines, a TPU), the mixed-precision policy, and which worker is the chief."""
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from bert_tf.errors import InvalidArgumentError, UserInputError
 
@@ -30,9 +31,10 @@ def make_strategy(distribution_strategy: str, tpu: str | None = None,
         return tf.distribute.get_strategy()
     if distribution_strategy == "mirrored":
         # All GPUs; without GPUs, every logical CPU device (one, unless configured).
-        devices = (tf.config.list_logical_devices("GPU")
-                   or tf.config.list_logical_devices("CPU"))
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
+        devices = [device.name for device in (tf.config.list_logical_devices("GPU")
+                                              or tf.config.list_logical_devices("CPU"))]
+        logging.info("Mirrored over %d replicas: %s", len(devices), ", ".join(devices))
+        return tf.distribute.MirroredStrategy(devices)
     if distribution_strategy == "multi_worker_mirrored":
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
