@@ -5,6 +5,7 @@ the run scored. bert_tf.TextEncoder: sentence-transformers' pooling on the real
 MiniLM."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def _python(code: str, *arguments) -> dict:
                             capture_output=True, text=True, cwd=REPO_ROOT,
                             env=subprocess_env())
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr + result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,8 @@ def test_fit_predict_save_and_reload_in_a_fresh_process(pretrained, tmp_path):
                   (REPO_ROOT / "samples/sentiment/dev.tsv").read_text().splitlines()[1:]]
     assert np.mean(np.array(first["labels"]) == dev_labels) == pytest.approx(
         first["scores"]["eval_accuracy"])
-    assert "step 150/150 (100%)" in log  # The progress line is shown from Python too.
+    assert "step 150/150 (100%)" in log  # The progress line is shown from Python too,
+    assert re.search(r"150/150.*/step - loss: [0-9.]+ - learning_rate: ", log)  # and a bar.
     reloaded, _ = _python(RELOAD, saved)
     assert reloaded["labels"] == first["labels"]
     np.testing.assert_allclose(reloaded["probabilities"], first["probabilities"],

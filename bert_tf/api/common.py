@@ -127,13 +127,28 @@ def output_dir_for_fit(output_dir: str | None, resume: bool) -> str:
     return output_dir
 
 
+class ProgressBar:
+    """Keras' progress bar (steps, ETA, loss) over a training run, for notebooks and
+    terminals: `runner.run`'s `on_progress`."""
+
+    def __init__(self):
+        self._bar = None
+
+    def __call__(self, step: int, num_steps: int, metrics: dict) -> None:
+        if self._bar is None:
+            import keras  # Drawn only when a run trains.
+            self._bar = keras.utils.Progbar(num_steps, stateful_metrics=list(metrics))
+        self._bar.update(step, [(name, value) for name, value in metrics.items()
+                                if name in ("loss", "learning_rate")])
+
+
 def run_shown(task: Task, options: FineTuningOptions) -> runner.RunResult:
-    """`runner.run` with its INFO lines (progress, ETA, scores) shown, as a notebook
-    hides them otherwise, and TensorFlow's own INFO lines not."""
+    """`runner.run` with a progress bar, its INFO lines (progress, ETA, scores) shown,
+    as a notebook hides them otherwise, and TensorFlow's own INFO lines not."""
     console.hide_tensorflow_info()
     verbosity = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)
     try:
-        return runner.run(task, options)
+        return runner.run(task, options, on_progress=ProgressBar())
     finally:
         logging.set_verbosity(verbosity)

@@ -229,7 +229,8 @@ def resolve_lora(options: FineTuningOptions) -> FineTuningOptions:
 
 
 def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningOptions,
-                     train_steps: int, evaluate: Callable[[keras.Model], dict]) -> float:
+                     train_steps: int, evaluate: Callable[[keras.Model], dict],
+                     on_progress: Callable[[int, int, dict], None] | None = None) -> float:
     """With `do_train`, trains (evaluating at every checkpoint and stopping early when
     `early_stopping_patience` says so); otherwise restores the latest checkpoint of the
     output folder, if any. Then, when a best checkpoint was kept, loads its weights, so
@@ -241,6 +242,7 @@ def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningO
       options: the run's options.
       train_steps: optimizer steps of the whole run.
       evaluate: scores a model on the dev set; returns `task.primary_metric`.
+      on_progress: see `Trainer.train`.
 
     Returns:
       the seconds training took (0 without training).
@@ -256,7 +258,7 @@ def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningO
                       options.train_batch_size, options.save_checkpoints_steps,
                       options.iterations_per_loop, options.log_steps,
                       after_save=(lambda step: keeper.after_checkpoint(model, step, evaluate))
-                      if keeper else None)
+                      if keeper else None, on_progress=on_progress)
         seconds = time.time() - started
     else:
         # Only the weights: what was frozen in training does not matter here.
@@ -270,7 +272,8 @@ def train_or_restore(trainer: training.Trainer, task: Task, options: FineTuningO
     return seconds
 
 
-def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> RunResult:
+def run(task: Task, options: FineTuningOptions, argument_prefix: str = "",
+        on_progress: Callable[[int, int, dict], None] | None = None) -> RunResult:
     """Runs `task` as `options` say: trains, evaluates (`eval_results.txt`), predicts
     (the task's prediction file) and exports (a SavedModel, a Hugging Face model
     folder), each if asked. Every input is read and checked before anything is
@@ -281,6 +284,7 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
       task: a fresh task object.
       options: the run's options.
       argument_prefix: how messages name the folder arguments ("--" for the flags).
+      on_progress: called during training (`Trainer.train`), e.g. for a progress bar.
 
     Raises:
       UserInputError: one sentence naming the argument or file, for anything the user
@@ -315,7 +319,7 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "") -> Ru
     if options.do_train:
         logging.info("Training on %d %s for %d steps (batch %d).", task.num_train_examples,
                      task.example_name, train_steps, options.train_batch_size)
-    seconds = train_or_restore(trainer, task, options, train_steps, evaluate)
+    seconds = train_or_restore(trainer, task, options, train_steps, evaluate, on_progress)
     eval_results = predictions_file = export_version = None
     if options.do_eval:
         eval_results = {**evaluate(model), "global_step": trainer.step}

@@ -133,7 +133,8 @@ class Trainer:
 
     def train(self, dataset_fn: Callable, num_steps: int, global_batch_size: int,
               save_every: int, steps_per_loop: int = 1, log_every: int = 100,
-              after_save: Callable[[int], bool] | None = None) -> dict:
+              after_save: Callable[[int], bool] | None = None,
+              on_progress: Callable[[int, int, dict], None] | None = None) -> dict:
         """Trains until the optimizer has taken `num_steps` steps, resuming from the
         last checkpoint this project wrote in `output_dir`.
 
@@ -142,6 +143,8 @@ class Trainer:
             must give the same batches in the same order every time (seeded), since a
             resumed run skips the ones already trained on.
           num_steps: the total number of optimizer steps.
+          on_progress: called as `on_progress(step, num_steps, metrics)` after every
+            call into the training loop (e.g. to draw a progress bar).
           global_batch_size: examples per micro-batch over all replicas.
           save_every: checkpoint every this many steps (and at the end).
           steps_per_loop: steps per call into the compiled loop (Google's
@@ -206,6 +209,8 @@ class Trainer:
             with writer.as_default(step=self.step):
                 for name, value in metrics.items():
                     tf.summary.scalar(name, value)
+            if on_progress is not None:
+                on_progress(self.step, num_steps, metrics)
             if self.step % log_every == 0 or self.step == num_steps:
                 logging.info("%s: %s", progress(self.step, steps_before, num_steps,
                                                 time.time() - training_started),
