@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf.errors import UserInputError
+from bert_tf.text import long_inputs
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "label_ids")
 _SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
@@ -138,7 +139,7 @@ def _one_row_per_group(groups: tf.data.Dataset, row_groups: np.ndarray,
                        seed: int | None) -> tf.data.Dataset:
     """Maps a stream of group numbers to one row of each, drawn uniformly by a
     stateless generator keyed on `seed` and the element's position in the stream."""
-    first = np.searchsorted(row_groups, np.arange(int(row_groups[-1]) + 1))
+    first = long_inputs.first_rows(row_groups)
     sizes = np.diff(np.append(first, len(row_groups)))
     first, sizes = tf.constant(first, tf.int64), tf.constant(sizes, tf.int64)
     key = tf.constant(np.random.SeedSequence().entropy % 2**31 if seed is None else seed,
