@@ -330,7 +330,9 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "",
     if options.do_predict:
         predictions_file = task.write_predictions(model, strategy)
     # Exports hold the adapters folded into the kernels: serving needs nothing new.
-    plain = lora.merged(model) if options.export_dir or options.export_hf_dir else model
+    writes_merged = options.export_dir or (options.export_hf_dir
+                                            and not options.export_lora_only)
+    plain = lora.merged(model) if writes_merged else model
     if options.export_dir:
         export_version = task.export(plain, vocab_file)
         logging.info("Exported the SavedModel to %s", export_version)
