@@ -115,6 +115,10 @@ def test_lora_run_trains_adapters_only_and_exports_the_merged_model(tmp_path, mo
     again = _run(data, output, model_files, "--do_eval")
     assert "Using the LoRA adapters of" in again.stderr
     assert _results(output)["eval_loss"] == pytest.approx(trained["eval_loss"], rel=1e-6)
+    # ... also for the adapter alone, from an evaluation run.
+    _run(data, output, model_files, "--do_eval", f"--export_hf_dir={tmp_path / 'adapter'}",
+         "--export_lora_only")
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     refused = _run(data, output, model_files, "--do_eval", "--lora_rank=8", check=False)
     assert error_lines(refused.stderr)[0].startswith(
         "error: --lora_rank=8 with lora_alpha=None and lora_targets=query,value does not "
@@ -164,7 +168,12 @@ def test_adapter_alone_in_peft_layout_loads_onto_the_base_model(tmp_path, model_
 def test_export_lora_only_needs_lora_and_a_folder(tmp_path, model_files):
     data = _write_task(tmp_path / "data", counts=(("train", 8), ("dev", 4)))
     result = _run(data, tmp_path / "out", model_files, "--do_train", "--export_lora_only",
+                  "--lora_rank=2", check=False)
+    assert error_lines(result.stderr) == [
+        "error: --export_lora_only=True needs export_hf_dir (the folder of the adapter)."]
+    result = _run(data, tmp_path / "out", model_files, "--do_train", "--export_lora_only",
                   f"--export_hf_dir={tmp_path / 'adapter'}", check=False)
     assert error_lines(result.stderr) == [
-        "error: --export_lora_only=True needs export_hf_dir (the folder of the adapter) "
-        "and lora_rank > 0."]
+        "error: --export_lora_only=True needs LoRA adapters: lora_rank > 0, or an output "
+        "folder trained with them."]
+    assert not (tmp_path / "adapter").exists()

@@ -186,9 +186,10 @@ class FineTuningOptions:
             raise InvalidArgumentError("trainable_top_layers", self.trainable_top_layers,
                                        "cannot be combined with lora_rank: LoRA trains "
                                        "only the adapters and the task head.")
-        if self.export_lora_only and not (self.export_hf_dir and self.lora.enabled):
+        # Whether there are adapters is checked once the output folder's are read.
+        if self.export_lora_only and not self.export_hf_dir:
             raise InvalidArgumentError("export_lora_only", True, "needs export_hf_dir (the "
-                                       "folder of the adapter) and lora_rank > 0.")
+                                       "folder of the adapter).")
         if self.early_stopping_patience and not self.do_train:
             raise InvalidArgumentError("early_stopping_patience",
                                        self.early_stopping_patience, "needs do_train.")

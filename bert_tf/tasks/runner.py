@@ -294,6 +294,9 @@ def run(task: Task, options: FineTuningOptions, argument_prefix: str = "",
     task.validate(options)
     saved = check_output_folders(task, options, argument_prefix)
     options = resolve_lora(options)
+    if options.export_lora_only and not options.lora.enabled:
+        raise InvalidArgumentError("export_lora_only", True, "needs LoRA adapters: "
+                                   "lora_rank > 0, or an output folder trained with them.")
     keras.utils.set_random_seed(options.seed)
     config, vocab_file = model_files(options)
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=options.do_lower_case)
