@@ -17,8 +17,15 @@ each seed and the table gives mean ± standard deviation.
 
     python benchmarks/fine_tuning_glue.py --glue_dir=../shared/data/glue \
       --tasks=sst-2,mrpc --seeds=1,2,3 --num_train_epochs=3
+
+LoRA of rank 8 beside full fine-tuning, on both sides (bert_tf's --lora_rank, peft on
+Hugging Face), each run in its own process for its peak memory:
+
+    python benchmarks/fine_tuning_glue.py --tasks=sst-2 --seeds=1 --num_train_epochs=1 \
+      --lora_ranks=0,8 --peak_memory
 """
 
+import functools
 import os
 
 import torch
@@ -37,9 +44,10 @@ flags.adopt_module_key_flags(common)
 FOLDERS = {"sst-2": "SST-2", "mrpc": "MRPC"}
 
 
-def _options(output_dir: str, data_dir: str, seed: int) -> FineTuningOptions:
+def _options(output_dir: str, data_dir: str, seed: int,
+             lora_rank: int = 0) -> FineTuningOptions:
     """The run both sides make: train, then score the dev set."""
-    return common.options(output_dir, data_dir, seed, eval_batch_size=64)
+    return common.options(output_dir, data_dir, seed, lora_rank, eval_batch_size=64)
 
 
 def prepared_task(task_name: str, data_dir: str) -> ClassificationTask:
@@ -48,11 +56,11 @@ def prepared_task(task_name: str, data_dir: str) -> ClassificationTask:
                           lambda output_dir, seed: _options(output_dir, data_dir, seed))
 
 
-def run_ours(task_name: str, seed: int, data_dir: str) -> dict:
+def run_ours(task_name: str, seed: int, data_dir: str, lora_rank: int) -> dict:
     """What run_classifier.py runs; returns dev metrics and training speed."""
-    return common.run_ours(ClassificationTask(ClassificationOptions(task_name)),
-                           lambda output_dir, seed: _options(output_dir, data_dir, seed),
-                           seed)
+    return common.run_ours(
+        ClassificationTask(ClassificationOptions(task_name)),
+        lambda output_dir, seed: _options(output_dir, data_dir, seed, lora_rank), seed)
 
 
 def main(argv: list[str]) -> None:
@@ -62,12 +70,18 @@ def main(argv: list[str]) -> None:
     table = []
     for task in (name.lower() for name in FLAGS.tasks):
         data_dir = os.path.join(FLAGS.glue_dir, FOLDERS[task])
-        prepared = None if FLAGS.skip_hugging_face else prepared_task(task, data_dir)
-        runs = {"bert_tf": [], "hugging_face": []}
+        prepared = functools.cache(lambda: prepared_task(task, data_dir))
+        runs = {}
         common.run_seeds(
-            task, runs, lambda seed: run_ours(task, seed, data_dir),
-            None if prepared is None else lambda seed: common.hugging_face_classification(prepared, seed))
-        keys = [key for key in runs["bert_tf"][0] if key.startswith("eval_")]
+            task, runs, lambda seed, rank: run_ours(task, seed, data_dir, rank),
+            None if FLAGS.skip_hugging_face
+            else lambda seed, rank: common.hugging_face_classification(
+                prepared(), seed, lora_rank=rank),
+            child_flags=(f"--tasks={task}",))
+        if FLAGS.only_run:
+            continue
+        keys = [key for key in next(iter(runs.values()))[0] if key.startswith("eval_")]
+        table += common.table_header("task | side", runs, ["scores"], "examples")
         table += common.table_rows(f"{task} | ", runs, keys, named=True)
     print("\n".join(table))
 

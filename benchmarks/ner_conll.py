@@ -24,8 +24,15 @@ A quick check that everything runs (a slice of the data, a few steps):
 
     python benchmarks/ner_conll.py --max_train_sentences=200 --max_eval_sentences=200 \
       --num_train_epochs=0.5 --seeds=1
+
+LoRA of rank 8 beside full fine-tuning, on both sides (bert_tf's --lora_rank, peft on
+Hugging Face), each run in its own process for its peak memory:
+
+    python benchmarks/ner_conll.py --seeds=1 --num_train_epochs=1 --lora_ranks=0,8 \
+      --peak_memory
 """
 
+import functools
 import os
 import tempfile
 
@@ -79,9 +86,11 @@ def _write_conll(conll_file: conll.ConllFile, path: str) -> None:
                 writer.write("\n")
 
 
-def _options(output_dir: str, data_dir: str, seed: int) -> FineTuningOptions:
+def _options(output_dir: str, data_dir: str, seed: int,
+             lora_rank: int = 0) -> FineTuningOptions:
     """The run both sides make: train, then score the dev set."""
-    return common.options(output_dir, data_dir, seed, do_lower_case=FLAGS.do_lower_case,
+    return common.options(output_dir, data_dir, seed, lora_rank,
+                          do_lower_case=FLAGS.do_lower_case,
                           eval_batch_size=FLAGS.eval_batch_size)
 
 
@@ -95,11 +104,11 @@ def prepared_task(data_dir: str) -> NerTask:
                           lambda output_dir, seed: _options(output_dir, data_dir, seed))
 
 
-def run_ours(seed: int, data_dir: str) -> dict:
+def run_ours(seed: int, data_dir: str, lora_rank: int) -> dict:
     """What run_ner.py runs; returns dev scores and training speed."""
-    return common.run_ours(_task(),
-                           lambda output_dir, seed: _options(output_dir, data_dir, seed),
-                           seed)
+    return common.run_ours(
+        _task(), lambda output_dir, seed: _options(output_dir, data_dir, seed, lora_rank),
+        seed)
 
 
 def _batches(features: ner_features.NerFeatures, batch_size: int, order: np.ndarray,
@@ -116,21 +125,23 @@ def _batches(features: ner_features.NerFeatures, batch_size: int, order: np.ndar
         yield inputs, torch.from_numpy(labels[rows][:, :width].astype(np.int64)).to(device)
 
 
-def run_hugging_face(task: NerTask, seed: int) -> dict:
-    """The same fine-tuning in PyTorch with transformers' BertForTokenClassification,
-    on the task's windows, scored by the task."""
+def run_hugging_face(task: NerTask, seed: int, lora_rank: int) -> dict:
+    """The same fine-tuning in PyTorch with transformers' BertForTokenClassification
+    (with peft's LoRA of `lora_rank` if not 0), on the task's windows, scored by the
+    task."""
     import transformers
     train, dev = task.features[TRAIN], task.features[DEV]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = transformers.BertForTokenClassification.from_pretrained(
-        common.model_dir(), num_labels=len(task.info.labels)).to(device)
+    model = common.with_lora(transformers.BertForTokenClassification.from_pretrained(
+        common.model_dir(), num_labels=len(task.info.labels)), lora_rank, "TOKEN_CLS").to(device)
     # The mean cross-entropy over the batch's word starts, as bert_tf's loss.
     steps, seconds = common.train_hugging_face(
         model, len(train.input_ids),
         lambda order: _batches(train, FLAGS.train_batch_size, order, device),
-        lambda inputs, batch_labels: model(**inputs, labels=batch_labels).loss, rng, device)
+        lambda inputs, batch_labels: model(**inputs, labels=batch_labels).loss, rng, device,
+        lora_rank=lora_rank)
     model.eval()
     window_labels = np.zeros_like(dev.label_ids)
     order = np.arange(len(dev.input_ids))
@@ -140,7 +151,8 @@ def run_hugging_face(task: NerTask, seed: int) -> dict:
             predicted = model(**inputs).logits.argmax(-1).cpu().numpy()
             window_labels[start:start + len(predicted), :predicted.shape[1]] = predicted
     scores = task.score(task.sentence_tags(window_labels, DEV))
-    return {"examples_per_second": steps * FLAGS.train_batch_size / seconds, **scores}
+    return {"examples_per_second": steps * FLAGS.train_batch_size / seconds,
+            "trainable_parameters": common.torch_trainable(model), **scores}
 
 
 def main(argv: list[str]) -> None:
@@ -149,21 +161,24 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     train_file = _sliced(conll.read_split(FLAGS.data_dir, "train"), FLAGS.max_train_sentences)
     dev_file = _sliced(conll.read_split(FLAGS.data_dir, "dev"), FLAGS.max_eval_sentences)
-    runs = {"bert_tf": [], "hugging_face": []}
+    runs = {}
     with tempfile.TemporaryDirectory() as data_dir:
         # Both sides read the same (possibly sliced) sentences from files.
         _write_conll(train_file, os.path.join(data_dir, "train.txt"))
         _write_conll(dev_file, os.path.join(data_dir, "dev.txt"))
-        prepared = prepared_task(data_dir)
-        print(f"{len(train_file.sentences)} training sentences in "
-              f"{prepared.num_train_examples} windows, {len(dev_file.sentences)} dev "
-              f"sentences; labels {list(prepared.info.labels)}", flush=True)
+        prepared = functools.cache(lambda: prepared_task(data_dir))
+        if not FLAGS.only_run:
+            print(f"{len(train_file.sentences)} training sentences in "
+                  f"{prepared().num_train_examples} windows, {len(dev_file.sentences)} dev "
+                  f"sentences; labels {list(prepared().info.labels)}", flush=True)
         common.run_seeds(
-            "conll2003", runs, lambda seed: run_ours(seed, data_dir),
-            None if FLAGS.skip_hugging_face else lambda seed: run_hugging_face(prepared, seed))
+            "conll2003", runs, lambda seed, rank: run_ours(seed, data_dir, rank),
+            None if FLAGS.skip_hugging_face
+            else lambda seed, rank: run_hugging_face(prepared(), seed, rank))
+    if FLAGS.only_run:
+        return
     keys = ["eval_f1", "eval_precision", "eval_recall", "eval_accuracy"]
-    table = ["| side | " + " | ".join(keys) + " | training windows/s |",
-             "| --- |" + " --- |" * (len(keys) + 1)]
+    table = common.table_header("side", runs, keys, "windows")
     table += common.table_rows("", runs, keys, named=False)
     print("\n".join(table))
 

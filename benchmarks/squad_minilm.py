@@ -220,9 +220,12 @@ def main(argv: list[str]) -> None:
     """Runs every version and seed on both sides; prints a table per version."""
     del argv
     torch.set_num_threads(os.cpu_count() or 1)
+    if FLAGS.lora_ranks != ["0"]:
+        raise app.UsageError("--lora_ranks: LoRA runs are fine_tuning_glue.py's and "
+                             "ner_conll.py's; this benchmark fine-tunes fully.")
     tables = []
     for version in FLAGS.versions:
-        runs = {"bert_tf": [], "hugging_face": []}
+        runs = {}
         with tempfile.TemporaryDirectory() as data_dir:
             files = {
                 TRAIN: _sliced_file(os.path.join(FLAGS.squad_dir, f"v{version}", "train.json"),
@@ -237,15 +240,17 @@ def main(argv: list[str]) -> None:
                   f"{len(prepared.files[DEV].examples)} dev questions in "
                   f"{len(prepared.features[DEV])} windows", flush=True)
             common.run_seeds(
-                f"squad{version}", runs, lambda seed: run_ours(files, version, seed),
+                f"squad{version}", runs, lambda seed, _: run_ours(files, version, seed),
                 None if FLAGS.skip_hugging_face
-                else lambda seed: run_hugging_face(prepared, version, seed))
+                else lambda seed, _: run_hugging_face(prepared, version, seed),
+                child_flags=(f"--versions={version}",))
+        if FLAGS.only_run:
+            continue
         keys = ["exact_match", "f1", "predict_windows_per_second"]
         if version == "2.0":
             keys[2:2] = ["HasAns_f1", "NoAns_exact", "best_f1"]
         tables.append(f"SQuAD {version}")
-        tables.append("| side | " + " | ".join(keys) + " | training windows/s |")
-        tables.append("| --- |" + " --- |" * (len(keys) + 1))
+        tables += common.table_header("side", runs, keys, "windows")
         tables += common.table_rows("", runs, keys, named=False)
     print("\n".join(tables))
 
