@@ -3,7 +3,7 @@
 import sys
 from typing import Callable
 
-from absl import app
+from absl import app, flags
 
 from bert_tf import console
 from bert_tf.errors import InvalidArgumentError, TrainingError, UserInputError
@@ -32,8 +32,22 @@ def guard(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
     return guarded_main
 
 
-def run(main: Callable[[list[str]], None]) -> None:
+def run(main: Callable[[list[str]], None], pass_unknown: bool = False) -> None:
     """`absl.app.run(main)` with `guard`'s error reporting, and TensorFlow's own INFO
-    lines kept off the console (`bert_tf.console`)."""
+    lines kept off the console (`bert_tf.console`). With `pass_unknown`, arguments
+    that are not flags of the program reach `main` in its `argv` instead of failing
+    the parse (a Beam pipeline's options, `bert_tf.cli.beam_flags`)."""
     console.hide_tensorflow_info()
-    app.run(guard(main))
+    app.run(guard(main), flags_parser=_parse_known_flags if pass_unknown
+            else app.parse_flags_with_usage)
+
+
+def _parse_known_flags(argv: list[str]) -> list[str]:
+    """Parses the program's flags in `argv`, as absl does; returns the program name and
+    the arguments that are not its flags."""
+    try:
+        return flags.FLAGS(argv, known_only=True)
+    except flags.Error as error:
+        sys.stderr.write(f"FATAL Flags parsing error: {error}\n"
+                         "Pass --helpshort or --helpfull to see help on flags.\n")
+        sys.exit(1)

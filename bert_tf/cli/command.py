@@ -15,7 +15,7 @@ from bert_tf.cli import app
 
 
 def run_command(module_name: str, define_flags: Callable[[], None],
-                run: Callable[[list[str]], None]) -> None:
+                run: Callable[[list[str]], None], pass_unknown: bool = False) -> None:
     """Registers the command's flags, then runs `run` under absl (`app.run`: errors the
     user can fix as one line).
 
@@ -27,10 +27,12 @@ def run_command(module_name: str, define_flags: Callable[[], None],
       module_name: the command module's `__name__`; its flags and docstring are used.
       define_flags: registers the command's flags.
       run: the command's work, called with the arguments absl leaves.
+      pass_unknown: give `run` the arguments that are not the command's flags (a
+        Beam pipeline's options) instead of refusing them.
     """
     define_flags()
     for flag in flags.FLAGS.get_flags_for_module(module_name):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     main_module = sys.modules["__main__"]
     main_module.__doc__ = sys.modules[module_name].__doc__
-    app.run(run)
+    app.run(run, pass_unknown)

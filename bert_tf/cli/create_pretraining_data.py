@@ -12,6 +12,14 @@ that `run_pretraining.py` checks.
       --dupe_factor=10
 
 (or `bert-create-pretraining-data` with the same flags, once the package is installed).
+
+With `--runner`, the same algorithm runs as an Apache Beam pipeline
+(`bert_tf/beam/pretraining.py`), Beam's options following on the command line:
+
+    python create_pretraining_data.py --input_file=gs://B/corpus/*.txt \
+      --output_file=gs://B/records/train-00.tfrecord,... --vocab_file=gs://B/vocab.txt \
+      --runner=DataflowRunner --project=P --region=us-central1 \
+      --temp_location=gs://B/tmp --setup_file=./setup.py
 """
 
 import os
@@ -24,7 +32,7 @@ from absl import flags, logging
 # again (and so this one) and must not load TensorFlow; this process loads it inside
 # `run`, after starting them.
 from bert_tf import file_checks
-from bert_tf.cli import command
+from bert_tf.cli import beam_flags, command
 from bert_tf.cli import flags as flags_lib
 from bert_tf.errors import UserInputError
 from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
@@ -71,9 +79,11 @@ def define_flags() -> None:
                        "shorter than the maximum length.")
     flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes (default: "
                          "all cores).")
-    flags.DEFINE_float("max_shard_mb", 4.0, "Documents are processed in shards of about "
-                       "this many MB of text; memory use grows with it.")
+    flags.DEFINE_float("max_shard_mb", 4.0, "Documents are processed in shards (with "
+                       "--runner, buckets) of about this many MB of text; memory use "
+                       "grows with it.")
     flags.DEFINE_bool("overwrite_output", False, "Replace output files that already exist.")
+    beam_flags.define_runner_flag(__name__)
     flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
 
 
@@ -115,16 +125,18 @@ def validate_flags(output_files: list[str]) -> dict:
 
 def run(argv: list[str]) -> None:
     """Creates the records; see the module docstring."""
-    del argv
     started = time.time()
+    pipeline_arguments = beam_flags.beam_arguments(argv)
     if FLAGS.num_workers < 1:
         raise UserInputError(f"--num_workers={FLAGS.num_workers} must be at least 1.")
     if FLAGS.max_shard_mb <= 0:
         raise UserInputError(f"--max_shard_mb={FLAGS.max_shard_mb} must be positive.")
-    # This process works on shards too, so it needs num_workers - 1 helpers.
-    pool = pretraining_pipeline.start_workers(FLAGS.num_workers - 1)
+    # This process works on shards too, so it needs num_workers - 1 helpers (none when
+    # Beam's workers do the work).
+    pool = (None if pipeline_arguments
+            else pretraining_pipeline.start_workers(FLAGS.num_workers - 1))
     try:
-        stats = create_records(pool)
+        stats = create_records(pool, pipeline_arguments)
     except BaseException:
         if pool is not None:
             pool.terminate()
@@ -142,10 +154,12 @@ def run(argv: list[str]) -> None:
         stats.masked / max(1, stats.eligible), seconds, stats.instances / seconds)
 
 
-def create_records(pool) -> pretraining_pipeline.ShardStats:
-    """Validates the flags, then writes the records and their metadata. Every file is
-    written under a temporary name and renamed once complete; on any failure the
-    temporary files are removed and no output appears."""
+def create_records(pool, pipeline_arguments: list[str] | None,
+                   ) -> pretraining_pipeline.ShardStats:
+    """Validates the flags, then writes the records and their metadata, on the local
+    path (`pool`'s workers) or, given Beam's `pipeline_arguments`, as a Beam pipeline.
+    Every file is written under a temporary name and renamed once complete; on any
+    failure the temporary files are removed and no output appears."""
     import tensorflow as tf
 
     from bert_tf import io
@@ -165,21 +179,38 @@ def create_records(pool) -> pretraining_pipeline.ShardStats:
     config = pretraining_pipeline.PipelineConfig(
         vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case, masking=masking,
         dupe_factor=FLAGS.dupe_factor, random_seed=FLAGS.random_seed)
-    logging.info("Reading %d input files with %d workers", len(input_files), FLAGS.num_workers)
+    if pipeline_arguments:
+        logging.info("Reading %d input files in a Beam pipeline (%s)", len(input_files),
+                     " ".join(pipeline_arguments))
+    else:
+        logging.info("Reading %d input files with %d workers", len(input_files),
+                     FLAGS.num_workers)
 
     temp_dir = io.temporary_path(
         os.path.join(os.path.dirname(output_files[0]) or ".", ".create_pretraining_data"))
     temporary_outputs = [io.temporary_path(path) for path in output_files]
     tf.io.gfile.makedirs(temp_dir)
+    max_shard_bytes = int(FLAGS.max_shard_mb * 1024 * 1024)
     try:
-        shard_files, stats = pretraining_pipeline.create_shard_files(
-            input_files, config, temp_dir, pool, FLAGS.num_workers - 1,
-            int(FLAGS.max_shard_mb * 1024 * 1024), log=logging.info, warn=logging.warning,
-            names=_FLAG_NAMES)
+        if pipeline_arguments:
+            from bert_tf.beam import pretraining as beam_pretraining
+            counts, stats, counts_by_file = beam_pretraining.create_records(
+                input_files, temporary_outputs, config, temp_dir, max_shard_bytes,
+                pipeline_arguments, argument="--input_file")
+            for message in pretraining_pipeline.unknown_token_warnings(
+                    counts_by_file, arguments=("--vocab_file", "--do_lower_case")):
+                logging.warning(message)
+        else:
+            shard_files, stats = pretraining_pipeline.create_shard_files(
+                input_files, config, temp_dir, pool, FLAGS.num_workers - 1,
+                max_shard_bytes, log=logging.info, warn=logging.warning,
+                names=_FLAG_NAMES)
         if stats.instances == 0:
             raise UserInputError(f"--input_file {FLAGS.input_file!r} gave no instances: "
                                  "it holds no text the vocabulary can tokenize.")
-        counts = pretraining_pipeline.interleave_into_outputs(shard_files, temporary_outputs)
+        if not pipeline_arguments:
+            counts = pretraining_pipeline.interleave_into_outputs(shard_files,
+                                                                  temporary_outputs)
         vocab_digest = pretraining_records.vocab_hash(FLAGS.vocab_file)
         for path, temporary, count in zip(output_files, temporary_outputs, counts):
             tf.io.gfile.rename(temporary, path, overwrite=True)
@@ -206,4 +237,4 @@ def create_records(pool) -> pretraining_pipeline.ShardStats:
 
 def main() -> None:
     """The command (`bert-create-pretraining-data`, `python create_pretraining_data.py`)."""
-    command.run_command(__name__, define_flags, run)
+    command.run_command(__name__, define_flags, run, pass_unknown=True)
