@@ -13,13 +13,12 @@ process tree (sampled every 50 ms), then the ratios.
 
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
-import time
 
-import psutil
 from absl import app, flags
+
+from processes import count_records, run_measured  # benchmarks/processes.py
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("corpus", None, "Text in BERT's pre-training layout.")
@@ -29,34 +28,6 @@ flags.DEFINE_integer("dupe_factor", 5, "--dupe_factor for both scripts.")
 flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "--num_workers for ours.")
 flags.DEFINE_bool("skip_reference", False, "Run only ours (for quick iterations).")
 flags.mark_flags_as_required(["corpus", "vocab_file"])
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def _run(command: list[str]) -> tuple[float, int]:
-    """Runs `command`; returns wall seconds and the peak RSS (bytes) of its process tree."""
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    started = time.perf_counter()
-    process = psutil.Popen(command, cwd=REPO_ROOT, env=environment,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [process, *process.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        sys.exit(f"{command[:3]} failed:\n{process.stderr.read().decode()[-3000:]}")
-    return seconds, peak
-
-
-def _count_records(path: str) -> int:
-    import tensorflow as tf
-    return sum(1 for _ in tf.data.TFRecordDataset(path))
-
 
 def main(argv):
     """Runs both scripts and prints the comparison."""
@@ -84,8 +55,8 @@ def main(argv):
               f"dupe_factor {FLAGS.dupe_factor}, {os.cpu_count()} cores")
         results = {}
         for name, (output, command) in runs.items():
-            seconds, peak = _run(command)
-            instances = _count_records(output)
+            seconds, peak = run_measured(command)
+            instances = count_records(output)
             results[name] = (seconds, instances, peak)
             print(f"{name:42} {seconds:8.1f} s {instances:9,} instances "
                   f"{instances / seconds:9,.0f} instances/s  peak {peak / 2**30:.2f} GiB")
