@@ -22,11 +22,14 @@ LoRA of rank 8 beside full fine-tuning, on both sides (bert_tf's --lora_rank, pe
 Hugging Face), each run in its own process for its peak memory:
 
     python benchmarks/fine_tuning_glue.py --tasks=sst-2 --seeds=1 --num_train_epochs=1 \
-      --lora_ranks=0,8 --peak_memory
+      --max_train_examples=20000 --lora_ranks=0,8 --peak_memory
 """
 
+import atexit
 import functools
 import os
+import shutil
+import tempfile
 
 import torch
 from absl import app, flags
@@ -38,6 +41,8 @@ from bert_tf.tasks.classification.task import ClassificationOptions, Classificat
 FLAGS = flags.FLAGS
 flags.DEFINE_string("glue_dir", "../shared/data/glue", "Folder holding SST-2/ and MRPC/.")
 flags.DEFINE_list("tasks", ["sst-2", "mrpc"], "Tasks to run (folder names, any case).")
+flags.DEFINE_integer("max_train_examples", None, "Train on the first this many rows of "
+                     "train.tsv only (the dev set stays whole).")
 common.define_flags(max_seq_length_help="Maximum sequence length.")
 flags.adopt_module_key_flags(common)
 
@@ -63,13 +68,33 @@ def run_ours(task_name: str, seed: int, data_dir: str, lora_rank: int) -> dict:
         lambda output_dir, seed: _options(output_dir, data_dir, seed, lora_rank), seed)
 
 
+def _sliced(data_dir: str, max_train_examples: int | None) -> str:
+    """`data_dir`, or a copy of it whose train.tsv holds its header and first
+    `max_train_examples` rows (in a temporary folder that lasts as long as the run)."""
+    if max_train_examples is None:
+        return data_dir
+    copy = tempfile.mkdtemp(prefix="glue-")
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    for name in os.listdir(data_dir):
+        source = os.path.join(data_dir, name)
+        if name == "train.tsv":
+            with open(source, encoding="utf-8") as reader:
+                lines = reader.readlines()[:max_train_examples + 1]
+            with open(os.path.join(copy, name), "w", encoding="utf-8") as writer:
+                writer.writelines(lines)
+        elif os.path.isfile(source):
+            shutil.copy(source, copy)
+    return copy
+
+
 def main(argv: list[str]) -> None:
     """Runs every task, seed and side; prints a table."""
     del argv
     torch.set_num_threads(os.cpu_count() or 1)
     table = []
     for task in (name.lower() for name in FLAGS.tasks):
-        data_dir = os.path.join(FLAGS.glue_dir, FOLDERS[task])
+        data_dir = _sliced(os.path.join(FLAGS.glue_dir, FOLDERS[task]),
+                           FLAGS.max_train_examples)
         prepared = functools.cache(lambda: prepared_task(task, data_dir))
         runs = {}
         common.run_seeds(
