@@ -2,6 +2,7 @@
 Google's record format and the local path's statistics."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -73,7 +74,9 @@ def runs(corpus, tmp_path_factory):
                             ("beam", ("--runner=FnApiRunner",)),
                             ("beam_two_workers", TWO_WORKERS)):
         outputs[name] = [folder / f"{name}-{index}.tfrecord" for index in range(2)]
-        _run(inputs, "--output_file=" + ",".join(map(str, outputs[name])), *arguments)
+        result = _run(inputs, "--output_file=" + ",".join(map(str, outputs[name])),
+                      *arguments)
+        outputs[name + "_log"] = result.stderr
     return outputs
 
 
@@ -99,6 +102,17 @@ def test_records_parse_with_googles_spec_and_carry_metadata(runs, corpus):
         assert metadata["documents"] == corpus[1]
         pretraining_records.check_metadata(str(path), MAX_SEQ_LENGTH, MAX_PREDICTIONS)
     assert min(counts) > 0.3 * sum(counts)  # Every output gets its share of buckets.
+    # The workers' Beam counters add up to what the files hold.
+    counters = dict(part.split("=") for part in re.search(
+        r"Beam counters: (.*)", runs["beam_two_workers_log"]).group(1).split(", "))
+    masked = sum(int(weights.sum()) for weights in parsed["masked_lm_weights"])
+    assert {name: int(value) for name, value in counters.items()} == {
+        "documents": corpus[1], "instances": sum(counts), "masked": masked,
+        "random_next": int(parsed["next_sentence_labels"].sum()),
+        "tokens": int(parsed["input_mask"].sum()),
+        "eligible": int((parsed["input_mask"].sum(axis=1) - 3).sum()),
+        "sentences": json.loads(runs["beam_two_workers"][0].with_name(
+            runs["beam_two_workers"][0].name + ".metadata.json").read_text())["sentences"]}
 
 
 def test_the_same_seed_gives_the_same_bytes_on_one_or_two_workers(runs):

@@ -64,3 +64,17 @@ def run_pipeline(build: Callable[[object], object], arguments: list[str]):
             message = found.group("message")
         raise UserInputError(_STEP_SUFFIX.sub("", message)) from error
     return result
+
+
+def counters(result, namespace: str) -> dict[str, int]:
+    """The counters of namespace `namespace` of a finished pipeline's `result`, summed
+    over the steps that counted them (committed values; attempted ones on runners that
+    commit none)."""
+    beam = import_beam()
+    query = result.metrics().query(
+        beam.metrics.MetricsFilter().with_namespace(namespace))["counters"]
+    totals: dict[str, int] = {}
+    for counter in query:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + value
+    return totals

@@ -194,10 +194,28 @@ def _sum_pairs(pairs) -> tuple[int, int]:
     return tokens, unknown
 
 
+@dataclasses.dataclass
+class BeamRecords:
+    """What a pipeline run wrote.
+
+    Attributes:
+      counts: the records of each output file.
+      stats: the counts of the whole run (summed from the output files' JSON).
+      counts_by_file: per input file, its tokens and `[UNK]` tokens (for
+        `local_pipeline.unknown_token_warnings`).
+      metrics: the run's Beam counters of namespace `NAMESPACE`, by name.
+    """
+
+    counts: list[int]
+    stats: ShardStats
+    counts_by_file: dict[str, list[int]]
+    metrics: dict[str, int]
+
+
 def create_records(input_files: list[str], temporary_outputs: list[str],
                    config: PipelineConfig, temp_dir: str, max_bucket_bytes: int,
                    pipeline_arguments: list[str], argument: str = "input_files",
-                   ) -> tuple[list[int], ShardStats, dict[str, list[int]]]:
+                   ) -> BeamRecords:
     """Runs the pipeline (see the module docstring) with Beam's `pipeline_arguments`
     (`--runner=...` and its options), writing the records into `temporary_outputs`.
 
@@ -213,8 +231,7 @@ def create_records(input_files: list[str], temporary_outputs: list[str],
       argument: how messages name the input files.
 
     Returns:
-      the records per output, the summed counts, and per input file its tokens and
-      `[UNK]` tokens (for `local_pipeline.unknown_token_warnings`).
+      the counts of what was written (`BeamRecords`).
 
     Raises:
       UserInputError: for input the workers could not read (as one line).
@@ -247,7 +264,7 @@ def create_records(input_files: list[str], temporary_outputs: list[str],
              | "AllFiles" >> beam.combiners.ToDict()
              | "WriteUnknown" >> beam.ParDo(write_unknown(temp_dir)))
 
-    beam_options.run_pipeline(build, pipeline_arguments)
+    result = beam_options.run_pipeline(build, pipeline_arguments)
     counts, totals = [], ShardStats()
     for index in range(len(temporary_outputs)):
         with tf.io.gfile.GFile(os.path.join(temp_dir, _STATS_FILE.format(index))) as reader:
@@ -259,4 +276,4 @@ def create_records(input_files: list[str], temporary_outputs: list[str],
     if tf.io.gfile.exists(unknown_file):
         with tf.io.gfile.GFile(unknown_file) as reader:
             unknown = json.load(reader)
-    return counts, totals, unknown
+    return BeamRecords(counts, totals, unknown, beam_options.counters(result, NAMESPACE))

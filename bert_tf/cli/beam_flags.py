@@ -3,7 +3,7 @@ own options follow it on the command line, as Beam's examples take them:
 
     python create_pretraining_data.py --input_file=... --output_file=... \
       --runner=DataflowRunner --project=P --region=us-central1 \
-      --temp_location=gs://B/tmp --setup_file=./setup.py
+      --temp_location=gs://B/tmp --extra_package=dist/bert_tf-0.1.0-py3-none-any.whl
 """
 
 from absl import flags

@@ -19,7 +19,7 @@ With `--runner`, the same algorithm runs as an Apache Beam pipeline
     python create_pretraining_data.py --input_file=gs://B/corpus/*.txt \
       --output_file=gs://B/records/train-00.tfrecord,... --vocab_file=gs://B/vocab.txt \
       --runner=DataflowRunner --project=P --region=us-central1 \
-      --temp_location=gs://B/tmp --setup_file=./setup.py
+      --temp_location=gs://B/tmp --extra_package=dist/bert_tf-0.1.0-py3-none-any.whl
 """
 
 import os
@@ -194,11 +194,14 @@ def create_records(pool, pipeline_arguments: list[str] | None,
     try:
         if pipeline_arguments:
             from bert_tf.beam import pretraining as beam_pretraining
-            counts, stats, counts_by_file = beam_pretraining.create_records(
+            written = beam_pretraining.create_records(
                 input_files, temporary_outputs, config, temp_dir, max_shard_bytes,
                 pipeline_arguments, argument="--input_file")
+            counts, stats = written.counts, written.stats
+            logging.info("Beam counters: %s", ", ".join(
+                f"{name}={value}" for name, value in sorted(written.metrics.items())))
             for message in pretraining_pipeline.unknown_token_warnings(
-                    counts_by_file, arguments=("--vocab_file", "--do_lower_case")):
+                    written.counts_by_file, arguments=("--vocab_file", "--do_lower_case")):
                 logging.warning(message)
         else:
             shard_files, stats = pretraining_pipeline.create_shard_files(
