@@ -164,9 +164,10 @@ def _make_dofns():
                 for bucket, stats in buckets:
                     totals.add(ShardStats(**stats))
                     path = bucket_records_path(self.temp_dir, bucket)
+                    # The bucket files stay until the launcher removes the folder: a
+                    # retried step reads them again.
                     for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
                         writer.write(record)
-                    tf.io.gfile.remove(path)
             with tf.io.gfile.GFile(os.path.join(self.temp_dir, _STATS_FILE.format(index)),
                                    "w") as stats_file:
                 json.dump(_stats_dict(totals), stats_file)
