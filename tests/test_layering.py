@@ -1,6 +1,6 @@
 """The layers of ../shared/DESIGN.md section 3: nothing imports a part above it.
 
-    cli, api  >  tasks  >  training, serving  >  checkpoints  >  modeling  >  layers  >  text
+    cli, api  >  beam  >  tasks  >  training, serving  >  checkpoints  >  modeling  >  layers  >  text
          >  configs, errors, io, file_checks, console
 
 (training and serving know nothing of each other.) Checked on the source, so a
@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "bert_tf"
 # Part -> its rank; a module may import parts of lower rank, and its own part.
 RANKS = {"configs": 0, "errors": 0, "io": 0, "file_checks": 0, "console": 0, "text": 1, "layers": 2,
          "modeling": 3, "checkpoints": 4, "training": 5, "serving": 5, "tasks": 6,
-         "cli": 7, "api": 7}
+         "beam": 7, "cli": 8, "api": 8}
 
 
 def _part(module: str) -> str | None:

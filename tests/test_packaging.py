@@ -12,7 +12,7 @@ import tomllib
 from tests.conftest import REPO_ROOT
 
 SCRIPTS = ("create_pretraining_data", "run_pretraining", "run_classifier", "run_ner",
-           "run_squad", "extract_features", "build_vocab")
+           "run_squad", "extract_features", "build_vocab", "bulk_predict")
 
 
 def test_every_script_is_a_command_of_the_same_name():

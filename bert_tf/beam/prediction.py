@@ -2,21 +2,18 @@
 pipeline: texts from files in, one JSON line of predictions per input row out.
 
     files (TSV, CSV, JSON lines; local or gs://)
+      -> Reshuffle                    spreads the files over the workers
       -> rows (key, texts)            one reader per file, keeps each row's line number
       -> Reshuffle                    spreads the rows over the workers
       -> RunInference(SavedModelHandler)   batches formed by Beam, model loaded once a worker
       -> JSON lines                   `<output_prefix>-SSSSS-of-NNNNN.jsonl`
 
-Rows. A TSV file is read as Google's `run_classifier.py` reads one (tab-separated, no
-quote character), a CSV file with `"` quoting (a quoted text may span lines); a header
-is there when a column is named (`has_header` says so for indexes only). A JSON lines
-file holds one object per line, columns being its fields. Blank lines are skipped and
-a UTF-8 byte-order mark is dropped. Each file is read whole by one worker, so that
-every row keeps its line number and a CSV header or a quoted line break is read right
-(Beam's `ReadFromText` splits files at byte offsets and counts no lines); the rows are
-then spread over all workers, where the model's work is. A row the reader cannot use
-(a missing column, a text that is not UTF-8 or not a string, bad JSON) fails the run
-with a `UserInputError` naming the file and the line.
+Rows come from `bert_tf.beam.text_rows` (TSV as `run_classifier.py` reads it, CSV,
+JSON lines). Each file is read whole by one worker, so that every row keeps its line
+number and a CSV header or a quoted line break is read right (Beam's `ReadFromText`
+splits files at byte offsets and counts no lines); the rows are then spread over all
+workers, where the model's work is. A row the reader cannot use fails the run with a
+`UserInputError` naming the file and the line.
 
 Keys. Each output line starts with the input row's key: the value of `key_column`, or
 else `"<file>:<line>"` (the file as its pattern matched it, the 1-based line where the
@@ -49,29 +46,26 @@ tokenizer's ops), once per worker process, and calls its `serving_default` on ea
 batch Beam forms (`min_batch_size` to `max_batch_size` rows).
 """
 
-import csv
 import dataclasses
 import importlib
 import json
 import os
 import re
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
-from bert_tf.beam.options import import_beam, run_pipeline
+from bert_tf.beam.options import counters, import_beam, run_pipeline
+from bert_tf.beam.text_rows import InputSpec, Row, file_format, read_rows
 from bert_tf.errors import InvalidArgumentError, UserInputError
 
-FORMATS = ("tsv", "csv", "jsonl")
-EXTENSIONS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 OUTPUT_SUFFIX = ".jsonl"
 SERVING_DEFAULT = "serving_default"  # bert_tf.serving.SERVING_DEFAULT, without TensorFlow.
 EXPORT_INFO_FILE = "export_info.json"
 # The tasks whose raw-text signature this pipeline serves, by `export_info.json`'s task.
 TASKS = ("classification", "regression", "token_classification")
 DEFAULT_MAX_BATCH_SIZE = 64
-
-# A row is (key, texts, where): the key written out, the texts in the order of the
-# signature's inputs, and "<file>, line <line>" for messages.
-Row = tuple[Any, tuple[str, ...], str]
+# The Beam counter of the predictions written (`BulkPredictions.rows`).
+NAMESPACE = "bert_tf"
+ROWS_COUNTER = "bulk_predict_rows"
 
 try:
     from apache_beam.ml.inference.base import ModelHandler
@@ -213,6 +207,9 @@ def _batch_error(error: Exception, batch: Sequence[Row]) -> Exception:
 def prediction_line(result, task: str) -> str:
     """The output line (JSON, no newline) of one RunInference result (a
     `PredictionResult`) of `task`."""
+    from apache_beam.metrics import Metrics
+
+    Metrics.counter(NAMESPACE, ROWS_COUNTER).inc()
     (key, _, _), outputs = result.example, result.inference
     record = {"key": key}
     if task == "regression":
@@ -230,219 +227,6 @@ def prediction_line(result, task: str) -> str:
                                         outputs["entity_starts"][:entities],
                                         outputs["entity_ends"][:entities])]
     return json.dumps(record, ensure_ascii=False)
-
-
-# -------------------------------------------------------------------------- the rows
-
-
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """How rows are read from the input files.
-
-    Attributes:
-      text_columns: the column of each of the model's text inputs, in order: a header
-        name or JSON field, or a 0-based index (an int, or a string of digits) of a
-        TSV/CSV column.
-      key_column: the column of each row's key; None: `"<file>:<line>"`.
-      file_format: one of `FORMATS` for every file; None: by each file's extension
-        (`EXTENSIONS`).
-      has_header: whether TSV/CSV files start with a header; None: when a column is
-        named. Named columns need one.
-    """
-
-    text_columns: tuple[str | int, ...]
-    key_column: str | int | None = None
-    file_format: str | None = None
-    has_header: bool | None = None
-
-    def __post_init__(self):
-        """Turns digit strings into indexes; checks the format and the columns.
-
-        Raises:
-          UserInputError: for an unknown format, a negative index or an empty name,
-            or names when the files are said to have no header.
-        """
-        object.__setattr__(self, "text_columns", tuple(map(_column, self.text_columns)))
-        if self.key_column is not None:
-            object.__setattr__(self, "key_column", _column(self.key_column))
-        if self.file_format is not None and self.file_format not in FORMATS:
-            raise UserInputError(f"input_format {self.file_format!r} is not one of "
-                                 f"{', '.join(FORMATS)} (or auto).")
-        if self.has_header is False and self._named():
-            raise UserInputError(f"Columns {self._named()} are header names, but the files "
-                                 "are said to have no header (has_header); give 0-based "
-                                 "column indexes.")
-
-    def columns(self) -> list[str | int]:
-        """The text columns, then the key column if there is one."""
-        return [*self.text_columns, *([] if self.key_column is None else [self.key_column])]
-
-    def _named(self) -> list[str]:
-        return [column for column in self.columns() if isinstance(column, str)]
-
-    def header(self) -> bool:
-        """Whether a TSV/CSV file's first row is a header."""
-        return bool(self._named()) if self.has_header is None else self.has_header
-
-
-def _column(column: str | int) -> str | int:
-    """A column as `InputSpec` keeps it: an int index, or a name."""
-    if isinstance(column, str) and column.strip().isdigit():
-        return int(column)
-    if isinstance(column, bool) or not isinstance(column, (str, int)) or column == "":
-        raise UserInputError(f"A column is a header name or a 0-based index, not "
-                             f"{column!r}.")
-    if isinstance(column, int) and column < 0:
-        raise UserInputError(f"Column index {column} is negative; columns count from 0.")
-    return column
-
-
-def file_format(path: str, spec: InputSpec) -> str:
-    """The format `path` is read in: `spec`'s, or its extension's.
-
-    Raises:
-      UserInputError: for an unknown extension when `spec` names no format, or
-        indexed columns for JSON lines.
-    """
-    found = spec.file_format
-    if found is None:
-        found = EXTENSIONS.get(os.path.splitext(path)[1].lower())
-        if found is None:
-            raise UserInputError(f"input_file {path!r}: cannot tell its format from its "
-                                 f"extension ({', '.join(EXTENSIONS)}); give input_format.")
-    indexes = [column for column in spec.columns() if isinstance(column, int)]
-    if found == "jsonl" and indexes:
-        raise UserInputError(f"input_file {path!r} is JSON lines, whose columns are fields: "
-                             f"give field names, not the indexes {indexes}.")
-    return found
-
-
-def read_rows(source: tuple[str, str], spec: InputSpec) -> Iterator[Row]:
-    """The rows of one input file, `source` = (path, format), as `spec` reads them.
-
-    Raises:
-      UserInputError: naming the file and line of the first row that cannot be read.
-    """
-    path, found_format = source
-    if found_format == "jsonl":
-        yield from _json_rows(path, spec)
-    else:
-        yield from _delimited_rows(path, found_format, spec)
-
-
-def _utf8_lines(path: str) -> Iterator[str]:
-    """The lines of `path` (newlines kept), decoded as UTF-8, a byte-order mark dropped.
-
-    Raises:
-      UserInputError: naming the first line that is not UTF-8.
-    """
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "rb") as reader:
-        for number, data in enumerate(reader, 1):
-            try:
-                line = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise UserInputError(
-                    f"{path}, line {number}: not UTF-8 text (byte 0x{data[error.start]:02x} "
-                    f"at column {error.start + 1}); save the file as UTF-8.") from None
-            yield line[1:] if number == 1 and line.startswith("\ufeff") else line
-
-
-def _json_rows(path: str, spec: InputSpec) -> Iterator[Row]:
-    """The rows of a JSON lines file: one object per non-blank line."""
-    for number, line in enumerate(_utf8_lines(path), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line.rstrip())  # The newline would move the error's column.
-        except json.JSONDecodeError as error:
-            raise UserInputError(f"{path}, line {number}: not JSON ({error.msg}, column "
-                                 f"{error.colno}); write one JSON object per line.") from None
-        if not isinstance(value, dict):
-            raise UserInputError(f"{path}, line {number}: a JSON {type(value).__name__}, "
-                                 "not an object; write one object per line, with the "
-                                 "texts as fields.")
-        fields = [_json_field(value, column, path, number) for column in spec.columns()]
-        for column, text in zip(spec.text_columns, fields):
-            if not isinstance(text, str):
-                raise UserInputError(f"{path}, line {number}: field {column!r} is "
-                                     f"{json.dumps(text)}, not a string; give the text as "
-                                     "a JSON string.")
-        key = f"{path}:{number}"
-        if spec.key_column is not None:
-            key = fields[-1]
-            if isinstance(key, bool) or not isinstance(key, (str, int, float)):
-                raise UserInputError(f"{path}, line {number}: key field "
-                                     f"{spec.key_column!r} is {json.dumps(key)}; give each "
-                                     "row a string or a number as its key.")
-        yield key, tuple(fields[:len(spec.text_columns)]), f"{path}, line {number}"
-
-
-def _json_field(value: dict, column: str | int, path: str, number: int) -> Any:
-    if column not in value:
-        raise UserInputError(f"{path}, line {number}: no field {column!r} (the fields are "
-                             f"{sorted(value)}); check the column names.")
-    return value[column]
-
-
-def _delimited_rows(path: str, found_format: str, spec: InputSpec) -> Iterator[Row]:
-    """The rows of a TSV or CSV file; every row must have as many cells as the first
-    (header or not), as `run_classifier.py`'s reader wants."""
-    from bert_tf.tasks.classification.delimited import column_count_error
-
-    delimiter, quotechar = ("\t", None) if found_format == "tsv" else (",", '"')
-    # Strict: an unclosed quote would otherwise swallow the rest of the file as a text.
-    reader = csv.reader(_utf8_lines(path), delimiter=delimiter, quotechar=quotechar,
-                        quoting=csv.QUOTE_NONE if quotechar is None else csv.QUOTE_MINIMAL,
-                        strict=True)
-    header = spec.header()
-    columns = width = reason = None
-    start = 1
-    try:
-        for cells in reader:
-            if cells and columns is None:
-                columns = _resolve_columns(spec, cells if header else None, path, start)
-                width = len(cells)
-                reason = f"as the {'header' if header else 'first row'} on line {start} has"
-                _check_width(columns, spec, width, path, start)
-                if header:
-                    cells = []  # Read, not predicted.
-            if cells:
-                if len(cells) != width:
-                    raise column_count_error(path, start, len(cells), width, reason,
-                                             delimiter)
-                key = f"{path}:{start}" if spec.key_column is None else cells[columns[-1]]
-                texts = tuple(cells[index] for index in columns[:len(spec.text_columns)])
-                yield key, texts, f"{path}, line {start}"
-            start = reader.line_num + 1
-    except csv.Error as error:
-        raise UserInputError(f"{path}, line {start}: {error}. Check the quoting of that "
-                             "line.") from None
-
-
-def _resolve_columns(spec: InputSpec, header: list[str] | None, path: str,
-                     line: int) -> list[int]:
-    """The index of each of `spec.columns()` in a file with `header` (None: none)."""
-    indexes = []
-    for column in spec.columns():
-        if isinstance(column, str):
-            if column not in header:
-                raise UserInputError(f"{path}, line {line}: column {column!r} is not in the "
-                                     f"header {header}; use one of those names, or a "
-                                     "0-based column index.")
-            column = header.index(column)
-        indexes.append(column)
-    return indexes
-
-
-def _check_width(columns: list[int], spec: InputSpec, width: int, path: str,
-                 line: int) -> None:
-    for name, index in zip(spec.columns(), columns):
-        if index >= width:
-            raise UserInputError(f"{path}, line {line}: {width} columns, but column {name} "
-                                 f"needs at least {index + 1}; check the column settings "
-                                 "and the file's delimiter.")
 
 
 # ---------------------------------------------------------------------- the pipeline
@@ -538,21 +322,30 @@ def build(pipeline, sources: Sequence[tuple[str, str]], spec: InputSpec, model: 
                                 max_batch_size)
     _ = (pipeline
          | "Files" >> beam.Create(list(sources))
+         | "SpreadFiles" >> beam.Reshuffle()
          | "ReadRows" >> beam.FlatMap(read_rows, spec)
          # Without it each file's rows would stay on the worker that read it.
-         | "Spread" >> beam.Reshuffle()
+         | "SpreadRows" >> beam.Reshuffle()
          | "Predict" >> RunInference(handler)
          | "Format" >> beam.Map(prediction_line, model.task)
          | "Write" >> beam.io.WriteToText(output_prefix, file_name_suffix=OUTPUT_SUFFIX,
                                           num_shards=num_shards))
 
 
+@dataclasses.dataclass(frozen=True)
+class BulkPredictions:
+    """What a run wrote: its output `files` and the number of `rows` predicted."""
+
+    files: list[str]
+    rows: int
+
+
 def predict_files(export_dir: str, input_patterns: str, output_prefix: str, spec: InputSpec,
                   arguments: list[str], min_batch_size: int = 1,
                   max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, num_shards: int = 0,
-                  overwrite: bool = False) -> list[str]:
+                  overwrite: bool = False) -> BulkPredictions:
     """Predicts every row of the input files with the model of `export_dir`, as a
-    Beam pipeline run to the end; returns the output files.
+    Beam pipeline run to the end.
 
     Args:
       export_dir: an export folder (its newest version is used) or a version folder.
@@ -564,26 +357,29 @@ def predict_files(export_dir: str, input_patterns: str, output_prefix: str, spec
       num_shards: how many output files; 0 lets the runner choose.
       overwrite: replace the files of an earlier run with the same prefix.
 
+    Returns:
+      The output files and the number of rows predicted.
+
     Raises:
       UserInputError: for anything the user can fix, found before the run (arguments,
         model, the first row) or during it (a row that cannot be read, named by file
         and line).
       InvalidArgumentError: for batch sizes or a shard count out of range.
     """
+    import tensorflow as tf
+
     import_beam()
     _check_batching(min_batch_size, max_batch_size, num_shards)
     model = read_model_info(export_dir)
     sources = check_inputs(input_files(input_patterns), spec, model)
-    import tensorflow as tf
-
     directory = os.path.dirname(output_prefix) or "."
     new_directory = not tf.io.gfile.exists(directory)
     check_output(output_prefix, overwrite)
     before = set(_temporary_folders(output_prefix))
     try:
-        run_pipeline(lambda pipeline: build(pipeline, sources, spec, model, output_prefix,
-                                            min_batch_size, max_batch_size, num_shards),
-                     arguments)
+        result = run_pipeline(lambda pipeline: build(
+            pipeline, sources, spec, model, output_prefix, min_batch_size, max_batch_size,
+            num_shards), arguments)
     except BaseException:
         # A failed run leaves nothing: no temporary shards, no empty output folder.
         for folder in set(_temporary_folders(output_prefix)) - before:
@@ -592,7 +388,8 @@ def predict_files(export_dir: str, input_patterns: str, output_prefix: str, spec
                 and not tf.io.gfile.listdir(directory)):
             tf.io.gfile.rmtree(directory)
         raise
-    return output_files(output_prefix)
+    rows = counters(result, NAMESPACE).get(ROWS_COUNTER, 0)
+    return BulkPredictions(files=output_files(output_prefix), rows=rows)
 
 
 def _temporary_folders(output_prefix: str) -> list[str]:
