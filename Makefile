@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Processes the test files are spread over (pytest-xdist), one file per process.
+TEST_PROCESSES ?= 2
 
 .PHONY: setup setup-dev test demo wheel-check clean
 
@@ -23,7 +25,7 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt requirem
 	touch $@
 
 test: setup-dev
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile tests
 
 demo: setup
 	bash samples/demo.sh $(PY)
