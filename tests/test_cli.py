@@ -1,10 +1,17 @@
-"""The scripts' entry point: one line for errors the user can fix, tracebacks for bugs."""
+"""The scripts' entry point: one line for errors the user can fix, tracebacks for bugs;
+a command that ends at once still leaves its output and logs complete."""
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import tensorflow as tf
 
 from bert_tf.cli import app as cli
 from bert_tf.errors import TrainingError, UserInputError
+from tests.conftest import REPO_ROOT
 
 
 def _exit_message(error: Exception) -> str:
@@ -51,3 +58,29 @@ def test_bugs_keep_their_traceback(error):
     with pytest.raises(type(error)) as raised:
         cli.guard(main)([])
     assert raised.value is error
+
+
+def test_ending_at_once_flushes_output_and_logs_and_skips_clean_up(tmp_path):
+    # Output to a pipe is block-buffered (unless PYTHONUNBUFFERED is set, so it is
+    # not): it arrives only if it is flushed; an atexit handler stands for the
+    # interpreter's clean-up, which is skipped.
+    program = tmp_path / "command.py"
+    program.write_text(textwrap.dedent("""
+        import atexit, sys
+        from absl import logging
+        from bert_tf.cli import app
+
+        def main(argv):
+            atexit.register(lambda: print("clean-up ran"))
+            logging.info("Done: 3 instances")
+            sys.stdout.write("result without a newline")
+
+        app.run(main, exit_when_done=True)
+    """))
+    result = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
+                            env={**{name: value for name, value in os.environ.items()
+                                    if name != "PYTHONUNBUFFERED"},
+                                 "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "result without a newline"
+    assert result.stderr.strip().splitlines()[-1].endswith("Done: 3 instances")

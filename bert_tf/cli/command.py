@@ -15,7 +15,8 @@ from bert_tf.cli import app
 
 
 def run_command(module_name: str, define_flags: Callable[[], None],
-                run: Callable[[list[str]], None], pass_unknown: bool = False) -> None:
+                run: Callable[[list[str]], None], pass_unknown: bool = False,
+                exit_when_done: bool = False) -> None:
     """Registers the command's flags, then runs `run` under absl (`app.run`: errors the
     user can fix as one line).
 
@@ -29,10 +30,11 @@ def run_command(module_name: str, define_flags: Callable[[], None],
       run: the command's work, called with the arguments absl leaves.
       pass_unknown: give `run` the arguments that are not the command's flags (a
         Beam pipeline's options) instead of refusing them.
+      exit_when_done: end the process as soon as `run` returns (`app.exit_now`).
     """
     define_flags()
     for flag in flags.FLAGS.get_flags_for_module(module_name):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     main_module = sys.modules["__main__"]
     main_module.__doc__ = sys.modules[module_name].__doc__
-    app.run(run, pass_unknown)
+    app.run(run, pass_unknown, exit_when_done)
