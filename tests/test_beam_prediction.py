@@ -102,13 +102,7 @@ def test_ner_tags_equal_run_ners(tmp_path, model_files):
     run_command(ner_runs._command(data, output, model_files, "--do_train", "--do_predict",
                                   "--num_train_epochs=2", f"--export_dir={export}"))
     # run_ner.py's predictions, by sentence: `word gold predicted` lines.
-    sentences, current = [], []
-    for line in (output / "test_predictions.txt").read_text().splitlines() + [""]:
-        if line and not line.startswith("-DOCSTART-"):
-            current.append(line.split())
-        elif current:
-            sentences.append(current)
-            current = []
+    sentences = ner_runs.predicted_sentences(output / "test_predictions.txt")
     assert len(sentences) == 20
     texts = tmp_path / "sentences.jsonl"
     texts.write_text("".join(json.dumps({"id": f"s{index}", "text": " ".join(

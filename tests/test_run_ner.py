@@ -203,20 +203,26 @@ def test_bad_input_is_one_clear_line(tmp_path, model_files):
     assert "--doc_stride=30" in message and "22" in message
 
 
+def predicted_sentences(path) -> list[list[list[str]]]:
+    """The script's predictions file by sentence: each a list of its `word gold
+    predicted` lines, split."""
+    sentences, current = [], []
+    for line in path.read_text().splitlines() + [""]:
+        if line and not line.startswith("-DOCSTART-"):
+            current.append(line.split())
+        elif current:
+            sentences.append(current)
+            current = []
+    return sentences
+
+
 def test_export_tags_every_word_as_the_script_predicted(tmp_path, model_files):
     import tensorflow_text  # noqa: F401  Registers the ops the SavedModel uses.
     data = _write_task(tmp_path / "data", counts=(("train", 80), ("test", 30)))
     output, export_dir = tmp_path / "out", tmp_path / "export"
     _run(data, output, model_files, "--do_train", "--do_predict", "--num_train_epochs=2",
          f"--export_dir={export_dir}")
-    # The script's predictions, by sentence: `word gold predicted` lines.
-    sentences, current = [], []
-    for line in (output / "test_predictions.txt").read_text().splitlines() + [""]:
-        if line and not line.startswith("-DOCSTART-"):
-            current.append(line.split())
-        elif current:
-            sentences.append(current)
-            current = []
+    sentences = predicted_sentences(output / "test_predictions.txt")
     (version,) = list(export_dir.iterdir())
     serve = tf.saved_model.load(str(version)).signatures["serve_words"]
     width = max(len(sentence) for sentence in sentences)
