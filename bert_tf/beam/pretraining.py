@@ -73,8 +73,8 @@ def plan_buckets(input_bytes: int, max_bucket_bytes: int, num_outputs: int,
 def read_documents(file: tuple[int, str], plan: BucketPlan, argument: str,
                    ) -> Iterator[tuple[int, tuple[int, int, list[bytes]]]]:
     """The documents of one input file, `(its index in the corpus, its path)`, as
-    `(bucket, (file index, document index, lines))`: lines without their line ends, blank lines dropped, documents split at
-    blank lines as Google's script reads them.
+    `(bucket, (file index, document index, lines))`: lines without their line ends,
+    blank lines dropped, documents split at blank lines as Google's script reads them.
 
     Raises:
       UserInputError: at the first byte that is not UTF-8, naming `argument`, the
