@@ -1,8 +1,8 @@
 """The Python API. bert_tf.TextClassifier: fine-tuning in a few lines on the bundled
 sample, predicting raw strings, saving and reloading in a fresh process to the same
 probabilities; clear errors. bert_tf.TokenClassifier: the same for NER, its tags those
-the run scored. bert_tf.TextEncoder: sentence-transformers' pooling on the real
-MiniLM."""
+the run scored. Both saved in Hugging Face's format give transformers' models the same
+outputs. bert_tf.TextEncoder: sentence-transformers' pooling on the real MiniLM."""
 
 import json
 import re
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bert_tf
-from bert_tf.errors import UserInputError
+from bert_tf.errors import InvalidArgumentError, UserInputError
 from tests.conftest import REPO_ROOT, SAMPLE_VOCAB, subprocess_env
 
 # What a user writes (12 lines), run in its own process as a notebook would.
@@ -203,3 +203,59 @@ def test_lora_fit_saves_and_exports_the_merged_model(pretrained, tmp_path):
     np.testing.assert_allclose(reloaded.predict(texts[:4])["probabilities"], adapted,
                                atol=1e-5)
     assert not any("lora" in name for name in reloaded.model.google_variable_map())
+
+
+
+def _transformers(folder, architecture: str):
+    """transformers' `architecture` and tokenizer, loaded from `folder`."""
+    pytest.importorskip("torch", reason="torch is not installed (make test installs it)")
+    transformers = pytest.importorskip("transformers", reason="transformers is not "
+                                       "installed (make test installs it)")
+    model = getattr(transformers, architecture).from_pretrained(str(folder)).eval()
+    return model, transformers.BertTokenizer.from_pretrained(str(folder))
+
+
+def test_lora_classifier_saved_in_hugging_face_format_predicts_alike(pretrained, tmp_path):
+    import torch
+    from bert_tf.training.lora import LoraOptions
+    texts = ["the good bread", "bad water in the mill", "good market", "bad library"] * 8
+    labels = ["yes", "no", "yes", "no"] * 8
+    classifier = bert_tf.TextClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
+                                                        max_seq_length=16)
+    classifier.fit(texts, labels, epochs=2, batch_size=8, learning_rate=1e-2,
+                   output_dir=str(tmp_path / "run"), lora=LoraOptions(rank=2))
+    with pytest.raises(InvalidArgumentError, match="must be one of bert_tf, hugging_face"):
+        classifier.save(str(tmp_path / "other"), format="pytorch")
+    folder = classifier.save(str(tmp_path / "hf"), format="hugging_face")
+    model, tokenizer = _transformers(folder, "BertForSequenceClassification")
+    with torch.no_grad():
+        logits = model(**tokenizer(texts[:4], padding=True, return_tensors="pt")).logits
+    expected = classifier.predict(texts[:4])  # The adapters merged in the export only.
+    np.testing.assert_allclose(torch.softmax(logits, dim=-1).numpy(),
+                               expected["probabilities"], atol=1e-5)
+    assert [model.config.id2label[int(index)] for index in logits.argmax(dim=1)] == (
+        expected["labels"])
+
+
+def test_tagger_saved_in_hugging_face_format_gives_the_same_logits(pretrained, tmp_path):
+    import torch
+    sentences = [["Ada", "met", "Ben", "Stone"], ["the", "mill", "in", "Dover"]] * 8
+    tags = [["B-PER", "O", "B-PER", "I-PER"], ["O", "O", "O", "B-LOC"]] * 8
+    tagger = bert_tf.TokenClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
+                                                     max_seq_length=16)
+    tagger.fit(sentences, tags, epochs=2, batch_size=8, learning_rate=1e-2,
+               output_dir=str(tmp_path / "run"))
+    folder = tagger.save(str(tmp_path / "hf"), format="hugging_face")
+    model, tokenizer = _transformers(folder, "BertForTokenClassification")
+    batch = tokenizer([" ".join(words) for words in sentences[:2]], padding=True,
+                      return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits.numpy()
+    inputs = {"input_ids": batch["input_ids"].numpy().astype(np.int32),
+              "input_mask": batch["attention_mask"].numpy().astype(np.int32),
+              "segment_ids": batch["token_type_ids"].numpy().astype(np.int32)}
+    ours = tagger.model({**inputs, "label_weights": inputs["input_mask"].astype(np.float32)})
+    mask = inputs["input_mask"][..., None]
+    np.testing.assert_allclose(logits * mask, ours["logits"].numpy() * mask, atol=1e-5)
+    assert [model.config.id2label[index] for index in range(len(tagger.info.labels))] == (
+        list(tagger.info.labels))

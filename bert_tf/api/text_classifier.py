@@ -191,21 +191,30 @@ class TextClassifier(common.PretrainedFiles):
         return {"labels": [self.labels[index] for index in probabilities.argmax(axis=1)],
                 "probabilities": probabilities}
 
-    def save(self, directory: str) -> str:
+    def save(self, directory: str, format: str = "bert_tf") -> str:
         """Writes the fine-tuned classifier into the new (or empty) folder `directory`
         (see the module docstring); `from_pretrained(directory)` reloads it, and
-        `run_classifier.py --init_checkpoint=directory/bert_model.ckpt` reads it.
+        `run_classifier.py --init_checkpoint=directory/bert_model.ckpt` reads it. With
+        `format="hugging_face"`, the folder is a Hugging Face model instead, which
+        `transformers.BertForSequenceClassification.from_pretrained` loads (LoRA
+        adapters merged; `id2label` the labels).
 
         Raises:
           UserInputError: before `fit`, or if `directory` holds files.
+          InvalidArgumentError: for another `format`.
         """
+        common.check_save_format(format)
         if self.model is None:
             raise UserInputError("The classifier is not fine-tuned yet: call fit first.")
+        model = lora_rules.merged(self.model)
+        if format == "hugging_face":
+            return common.save_hugging_face_folder(directory, model, self.vocab_file,
+                                                   self.do_lower_case, list(self.labels))
         info = ClassificationInfo(task_name="tsv", labels=tuple(self.labels),
                                   is_regression=False, pair=self.pair,
                                   **self.long_inputs.fields())
         return common.save_folder(
-            directory, lora_rules.merged(self.model), self.config, self.vocab_file, info, SETTINGS_FILE,
+            directory, model, self.config, self.vocab_file, info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length})
 
     def export(self, export_dir: str) -> str:

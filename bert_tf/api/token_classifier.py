@@ -151,17 +151,27 @@ class TokenClassifier(common.PretrainedFiles):
                                                          self.do_lower_case), self.info)
         return task.tags(self.model, tf.distribute.get_strategy(), TEST)[0]
 
-    def save(self, directory: str) -> str:
+    def save(self, directory: str, format: str = "bert_tf") -> str:
         """Writes the fine-tuned tagger into the new (or empty) folder `directory`,
         which `from_pretrained` reloads and `run_ner.py` reads (its
-        `bert_model.ckpt`, `bert_config.json`, `vocab.txt`, `task_info.json`).
+        `bert_model.ckpt`, `bert_config.json`, `vocab.txt`, `task_info.json`). With
+        `format="hugging_face"`, the folder is a Hugging Face model instead, which
+        `transformers.BertForTokenClassification.from_pretrained` loads (LoRA adapters
+        merged; `id2label` the IOB2 tags; a CRF's transitions beside it, as
+        `checkpoints.save_hugging_face` says).
 
         Raises:
           UserInputError: before `fit`, or if `directory` holds files.
+          InvalidArgumentError: for another `format`.
         """
+        common.check_save_format(format)
         if self.model is None:
             raise UserInputError("The tagger is not fine-tuned yet: call fit first.")
+        model = lora_rules.merged(self.model)
+        if format == "hugging_face":
+            return common.save_hugging_face_folder(directory, model, self.vocab_file,
+                                                   self.do_lower_case, list(self.info.labels))
         return common.save_folder(
-            directory, lora_rules.merged(self.model), self.config, self.vocab_file, self.info, SETTINGS_FILE,
+            directory, model, self.config, self.vocab_file, self.info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length,
              "doc_stride": self.doc_stride})
