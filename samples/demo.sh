@@ -7,14 +7,17 @@ OUT=demo_output
 rm -rf "$OUT"  # The demo's own output from an earlier run; nothing else lives there.
 mkdir -p "$OUT"
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-# On a machine without a GPU, TensorFlow's start-up probe for one prints "failed call to
-# cuInit: ... CUDA error" (and XLA a note about absl::InitializeLog) once per process:
-# not an error of the demo, so those two lines are left out of its output.
+# Lines TensorFlow prints at ERROR level that are no error of the demo, left out of its
+# output: on a CPU whose AVX-512 its oneDNN check does not recognize (seen on AMD EPYC),
+# "oneDNN supports DT_INT64 only on platforms with AVX-512" (it computes with Eigen
+# instead); on a machine without a GPU, its start-up probe's "failed call to cuInit:
+# ... CUDA error" (and XLA's note about absl::InitializeLog), once per process.
+hidden=(-e 'oneDNN supports DT_INT64 only on platforms with AVX-512')
 if ! command -v nvidia-smi > /dev/null; then
   echo "(No GPU here: TensorFlow's 'failed call to cuInit' start-up line is hidden.)"
-  exec 2> >(grep --line-buffered -v -e 'failed call to cuInit' \
-              -e 'All log messages before absl::InitializeLog' >&2)
+  hidden+=(-e 'failed call to cuInit' -e 'All log messages before absl::InitializeLog')
 fi
+exec 2> >(grep --line-buffered -v "${hidden[@]}" >&2)
 
 # fine_tune SCRIPT NAME FLAG...: fine-tunes the tiny BERT pre-trained in step 5 with
 # SCRIPT (and FLAG...) into $OUT/NAME, exports it to $OUT/NAME_export and shows its
