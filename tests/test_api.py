@@ -189,21 +189,28 @@ def test_token_classifier_names_the_bad_sentence(pretrained):
         tagger.predict(["Ben Stone"])
 
 
-def test_lora_fit_saves_and_exports_the_merged_model(pretrained, tmp_path):
+LORA_TEXTS = ["the good bread", "bad water in the mill", "good market", "bad library"] * 8
+
+
+@pytest.fixture(scope="module")
+def lora_classifier(pretrained, tmp_path_factory):
+    """A classifier fitted with LoRA adapters of rank 2 on `LORA_TEXTS`."""
     from bert_tf.training.lora import LoraOptions
-    texts = ["the good bread", "bad water in the mill", "good market", "bad library"] * 8
-    labels = ["yes", "no", "yes", "no"] * 8
     classifier = bert_tf.TextClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
                                                         max_seq_length=16)
-    classifier.fit(texts, labels, epochs=2, batch_size=8, learning_rate=1e-2,
-                   output_dir=str(tmp_path / "run"), lora=LoraOptions(rank=2))
-    adapted = classifier.predict(texts[:4])["probabilities"]
-    classifier.save(str(tmp_path / "saved"))
+    classifier.fit(LORA_TEXTS, ["yes", "no", "yes", "no"] * 8, epochs=2, batch_size=8,
+                   learning_rate=1e-2, output_dir=str(tmp_path_factory.mktemp("run")),
+                   lora=LoraOptions(rank=2))
+    return classifier
+
+
+def test_lora_fit_saves_and_exports_the_merged_model(lora_classifier, tmp_path):
+    adapted = lora_classifier.predict(LORA_TEXTS[:4])["probabilities"]
+    lora_classifier.save(str(tmp_path / "saved"))
     reloaded = bert_tf.TextClassifier.from_pretrained(str(tmp_path / "saved"))
-    np.testing.assert_allclose(reloaded.predict(texts[:4])["probabilities"], adapted,
+    np.testing.assert_allclose(reloaded.predict(LORA_TEXTS[:4])["probabilities"], adapted,
                                atol=1e-5)
     assert not any("lora" in name for name in reloaded.model.google_variable_map())
-
 
 
 def _transformers(folder, architecture: str):
@@ -215,15 +222,10 @@ def _transformers(folder, architecture: str):
     return model, transformers.BertTokenizer.from_pretrained(str(folder))
 
 
-def test_lora_classifier_saved_in_hugging_face_format_predicts_alike(pretrained, tmp_path):
+def test_lora_classifier_saved_in_hugging_face_format_predicts_alike(lora_classifier,
+                                                                     tmp_path):
     import torch
-    from bert_tf.training.lora import LoraOptions
-    texts = ["the good bread", "bad water in the mill", "good market", "bad library"] * 8
-    labels = ["yes", "no", "yes", "no"] * 8
-    classifier = bert_tf.TextClassifier.from_pretrained(str(pretrained / "bert_model.ckpt"),
-                                                        max_seq_length=16)
-    classifier.fit(texts, labels, epochs=2, batch_size=8, learning_rate=1e-2,
-                   output_dir=str(tmp_path / "run"), lora=LoraOptions(rank=2))
+    classifier, texts = lora_classifier, LORA_TEXTS
     with pytest.raises(InvalidArgumentError, match="must be one of bert_tf, hugging_face"):
         classifier.save(str(tmp_path / "other"), format="pytorch")
     folder = classifier.save(str(tmp_path / "hf"), format="hugging_face")
