@@ -145,3 +145,19 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path):
                                       label_column="label")
     with pytest.raises(UserInputError, match="line 5: 3 columns"):
         processor.get_train_examples(str(tmp_path))
+
+
+def test_columns_are_indexes_or_names_for_run_classifier_and_bulk_prediction():
+    from bert_tf.tasks.classification.delimited import parse_column
+    from bert_tf.tasks.classification.user_tasks import GenericProcessor
+    from bert_tf.beam.text_rows import InputSpec  # Bulk prediction's (no Beam needed).
+    assert [parse_column(column) for column in ("2", " 3 ", 0, "sentence")] == [
+        2, 3, 0, "sentence"]
+    for column, message in (("", "not ''"), (True, "not True"), (1.5, "not 1.5"),
+                            (-1, "Column index -1 is negative")):
+        with pytest.raises(UserInputError, match=message):
+            parse_column(column)
+    with pytest.raises(UserInputError, match="not ''"):
+        GenericProcessor("data", text_a_column="", label_column=1)
+    with pytest.raises(UserInputError, match="Column index -2 is negative"):
+        InputSpec(text_columns=("text",), key_column=-2)

@@ -53,9 +53,13 @@ class InputSpec:
           UserInputError: for an unknown format, a negative index or an empty name,
             or names when the files are said to have no header.
         """
-        object.__setattr__(self, "text_columns", tuple(map(_column, self.text_columns)))
+        # run_classifier.py's reading of a column (its module loads TensorFlow, which
+        # this one leaves to the readers).
+        from bert_tf.tasks.classification.delimited import parse_column
+
+        object.__setattr__(self, "text_columns", tuple(map(parse_column, self.text_columns)))
         if self.key_column is not None:
-            object.__setattr__(self, "key_column", _column(self.key_column))
+            object.__setattr__(self, "key_column", parse_column(self.key_column))
         if self.file_format is not None and self.file_format not in FORMATS:
             raise UserInputError(f"input_format {self.file_format!r} is not one of "
                                  f"{', '.join(FORMATS)} (or auto).")
@@ -74,18 +78,6 @@ class InputSpec:
     def header(self) -> bool:
         """Whether a TSV/CSV file's first row is a header."""
         return bool(self._named()) if self.has_header is None else self.has_header
-
-
-def _column(column: str | int) -> str | int:
-    """A column as `InputSpec` keeps it: an int index, or a name."""
-    if isinstance(column, str) and column.strip().isdigit():
-        return int(column)
-    if isinstance(column, bool) or not isinstance(column, (str, int)) or column == "":
-        raise UserInputError(f"A column is a header name or a 0-based index, not "
-                             f"{column!r}.")
-    if isinstance(column, int) and column < 0:
-        raise UserInputError(f"Column index {column} is negative; columns count from 0.")
-    return column
 
 
 def file_format(path: str, spec: InputSpec) -> str:

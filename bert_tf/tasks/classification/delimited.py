@@ -45,6 +45,23 @@ def read_rows(path: str, delimiter: str = "\t",
     return rows
 
 
+def parse_column(column: str | int) -> str | int:
+    """A column as given by a user: an int or a string of digits is a 0-based index,
+    any other non-empty string a header name (or a JSON field).
+
+    Raises:
+      UserInputError: for an empty name, a negative index or another type.
+    """
+    if isinstance(column, str) and column.strip().isdigit():
+        return int(column)
+    if isinstance(column, bool) or not isinstance(column, (str, int)) or column == "":
+        raise UserInputError(f"A column is a header name or a 0-based index, not "
+                             f"{column!r}.")
+    if isinstance(column, int) and column < 0:
+        raise UserInputError(f"Column index {column} is negative; columns count from 0.")
+    return column
+
+
 def missing_file_error(path: str, task: str, file_name: str,
                         hint: str = "") -> UserInputError:
     return UserInputError(f"{path} does not exist: the data directory of task {task!r} "

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from bert_tf.errors import UserInputError
 from bert_tf.tasks.classification.delimited import (column_count_error,
-                                                    missing_file_error, read_rows,
-                                                    unknown_label_error)
+                                                    missing_file_error, parse_column,
+                                                    read_rows, unknown_label_error)
 from bert_tf.tasks.classification.examples import (DEV, TEST, TRAIN, DataProcessor,
                                                    InputExample)
 
@@ -62,9 +62,9 @@ class GenericProcessor(DataProcessor):
             raise UserInputError("The label list is empty; give at least two labels.")
         self.data_dir = data_dir
         self.file_format = file_format
-        self.columns = {"text_a": _column_spec(text_a_column),
-                        "text_b": None if text_b_column is None else _column_spec(text_b_column),
-                        "label": _column_spec(label_column)}
+        self.columns = {"text_a": parse_column(text_a_column),
+                        "text_b": None if text_b_column is None else parse_column(text_b_column),
+                        "label": parse_column(label_column)}
         named = [spec for spec in self.columns.values() if isinstance(spec, str)]
         if named and has_header is False:
             raise UserInputError(f"Columns {named} are header names, but the files are "
@@ -182,17 +182,6 @@ class GenericProcessor(DataProcessor):
         else:
             labels = set(self.get_labels())
         return first[label_index] not in labels
-
-
-def _column_spec(spec: str | int) -> str | int:
-    """An int or a digit string is a 0-based index; any other string a header name."""
-    if isinstance(spec, bool) or not isinstance(spec, (str, int)):
-        raise UserInputError(f"A column is a header name or a 0-based index, not {spec!r}.")
-    if isinstance(spec, str) and spec.strip().isdigit():
-        return int(spec)
-    if isinstance(spec, int) and spec < 0:
-        raise UserInputError(f"Column index {spec} is negative; columns count from 0.")
-    return spec
 
 
 def _resolve_column(spec: str | int, header: list[str] | None, role: str, path: str,
