@@ -196,12 +196,13 @@ def create_records(pool, pipeline_arguments: list[str] | None,
             from bert_tf.beam import pretraining as beam_pretraining
             written = beam_pretraining.create_records(
                 input_files, temporary_outputs, config, temp_dir, max_shard_bytes,
-                pipeline_arguments, argument="--input_file")
+                pipeline_arguments, argument=_FLAG_NAMES["input_files"])
             counts, stats = written.counts, written.stats
             logging.info("Beam counters: %s", ", ".join(
                 f"{name}={value}" for name, value in sorted(written.metrics.items())))
             for message in pretraining_pipeline.unknown_token_warnings(
-                    written.counts_by_file, arguments=("--vocab_file", "--do_lower_case")):
+                    written.counts_by_file,
+                    arguments=(_FLAG_NAMES["vocab_file"], _FLAG_NAMES["do_lower_case"])):
                 logging.warning(message)
         else:
             shard_files, stats = pretraining_pipeline.create_shard_files(
