@@ -31,7 +31,8 @@ import time
 import numpy as np
 from absl import app, flags
 
-from processes import count_records, run_measured  # benchmarks/processes.py
+from processes import (count_records, pretraining_data_flags,  # benchmarks/processes.py
+                       run_measured)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("corpus", None, "Text in BERT's pre-training layout.")
@@ -66,15 +67,13 @@ def _cut(text: str, copies: int, files: int, folder: str) -> list[str]:
 
 
 def _common() -> list[str]:
-    return [f"--vocab_file={FLAGS.vocab_file}", "--do_lower_case=True",
-            "--max_seq_length=128", "--max_predictions_per_seq=20", "--masked_lm_prob=0.15",
-            "--random_seed=12345", f"--dupe_factor={FLAGS.dupe_factor}"]
+    return pretraining_data_flags(FLAGS.vocab_file, FLAGS.dupe_factor)
 
 
 def _ours(paths: list[str], output: str, extra: list[str]) -> tuple[float, int, int]:
     seconds, peak = run_measured([sys.executable, "create_pretraining_data.py",
-                          "--input_file=" + ",".join(paths), f"--output_file={output}",
-                          *_common(), *extra])
+                                  "--input_file=" + ",".join(paths),
+                                  f"--output_file={output}", *_common(), *extra])
     return seconds, count_records(output), peak
 
 
@@ -83,8 +82,10 @@ def _google_per_file(paths: list[str], folder: str) -> tuple[float, int, int]:
     largest single run's times the runs at a time (they overlap)."""
     def one(path: str) -> tuple[float, int]:
         output = os.path.join(folder, os.path.basename(path) + ".google.tfrecord")
-        _, peak = run_measured([sys.executable, "-m", "official.nlp.data.create_pretraining_data",
-                        f"--input_file={path}", f"--output_file={output}", *_common()])
+        _, peak = run_measured([sys.executable, "-m",
+                                "official.nlp.data.create_pretraining_data",
+                                f"--input_file={path}", f"--output_file={output}",
+                                *_common()])
         return count_records(output), peak
 
     started = time.perf_counter()

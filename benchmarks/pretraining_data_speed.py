@@ -18,7 +18,8 @@ import tempfile
 
 from absl import app, flags
 
-from processes import count_records, run_measured  # benchmarks/processes.py
+from processes import (count_records, pretraining_data_flags,  # benchmarks/processes.py
+                       run_measured)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("corpus", None, "Text in BERT's pre-training layout.")
@@ -38,10 +39,8 @@ def main(argv):
         with open(corpus, "w", encoding="utf-8") as writer:
             for _ in range(FLAGS.copies):
                 writer.write(text.rstrip("\n") + "\n\n")
-        common = [f"--input_file={corpus}", f"--vocab_file={FLAGS.vocab_file}",
-                  "--do_lower_case=True", "--max_seq_length=128",
-                  "--max_predictions_per_seq=20", "--masked_lm_prob=0.15",
-                  "--random_seed=12345", f"--dupe_factor={FLAGS.dupe_factor}"]
+        common = [f"--input_file={corpus}",
+                  *pretraining_data_flags(FLAGS.vocab_file, FLAGS.dupe_factor)]
         ours, google = f"{directory}/ours.tfrecord", f"{directory}/google.tfrecord"
         runs = {"bert_tf create_pretraining_data.py": (ours, [
             sys.executable, "create_pretraining_data.py", f"--output_file={ours}",

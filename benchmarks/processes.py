@@ -1,5 +1,6 @@
 """Running a command as a benchmark measures it: wall seconds and the peak memory of
-its process tree; and counting the records it wrote."""
+its process tree; counting the records it wrote; the flags both pre-training data
+scripts (ours and Google's) get in the benchmarks."""
 
 import os
 import pathlib
@@ -37,3 +38,11 @@ def count_records(path: str) -> int:
     """The records of a TFRecord file."""
     import tensorflow as tf
     return sum(1 for _ in tf.data.TFRecordDataset(path))
+
+
+def pretraining_data_flags(vocab_file: str, dupe_factor: int) -> list[str]:
+    """Google's defaults for create_pretraining_data.py (both implementations take
+    them), with an uncased `vocab_file` and `dupe_factor`."""
+    return [f"--vocab_file={vocab_file}", "--do_lower_case=True", "--max_seq_length=128",
+            "--max_predictions_per_seq=20", "--masked_lm_prob=0.15", "--random_seed=12345",
+            f"--dupe_factor={dupe_factor}"]
