@@ -84,3 +84,42 @@ def test_ending_at_once_flushes_output_and_logs_and_skips_clean_up(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "result without a newline"
     assert result.stderr.strip().splitlines()[-1].endswith("Done: 3 instances")
+
+
+def test_tensorflow_text_only_import_keeps_keras_optional_packages_out_but_importable(
+        tmp_path):
+    # A fresh interpreter: the in-graph tokenizer and Keras work after the import, the
+    # optional packages were not loaded by it, and they import and work afterwards.
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff",
+                                "##able", "cafe"]) + "\n")
+    program = textwrap.dedent(f"""
+        import sys
+        from bert_tf.cli import lean_import
+
+        lean_import.import_tensorflow_text_only()
+        loaded = sorted(name for name in lean_import.OPTIONAL_PACKAGES if name in sys.modules)
+        print("loaded by the import:", loaded)
+        import tensorflow as tf
+        from bert_tf.text.graph_tokenization import InGraphTokenizer
+        tokens = InGraphTokenizer({str(vocab)!r}, True).tokenize(tf.constant(["Unaffable CAFÉ"]))
+        print("tokens:", tokens.flat_values.numpy().tolist())
+        import keras
+        print("dense:", keras.layers.Dense(3)(tf.ones([1, 2])).shape.as_list())
+        import scipy.special, sklearn.metrics
+        print("f1:", sklearn.metrics.f1_score([0, 1, 1], [0, 1, 0]), scipy.special.expit(0.0))
+    """)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "loaded by the import: []", "tokens: [4, 5, 6, 7]", "dense: [1, 3]",
+        "f1: 0.6666666666666666 0.5"]
+
+
+def test_tensorflow_text_only_import_leaves_a_process_with_tensorflow_as_it_is():
+    from bert_tf.cli import lean_import
+
+    before = dict(sys.modules)
+    lean_import.import_tensorflow_text_only()
+    assert dict(sys.modules) == before

@@ -32,7 +32,7 @@ from absl import flags, logging
 # again (and so this one) and must not load TensorFlow; this process loads it inside
 # `run`, after starting them.
 from bert_tf import file_checks
-from bert_tf.cli import beam_flags, command
+from bert_tf.cli import beam_flags, command, lean_import
 from bert_tf.cli import flags as flags_lib
 from bert_tf.errors import UserInputError
 from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
@@ -160,6 +160,7 @@ def create_records(pool, pipeline_arguments: list[str] | None,
     path (`pool`'s workers) or, given Beam's `pipeline_arguments`, as a Beam pipeline.
     Every file is written under a temporary name and renamed once complete; on any
     failure the temporary files are removed and no output appears."""
+    lean_import.import_tensorflow_text_only()
     import tensorflow as tf
 
     from bert_tf import io
