@@ -293,3 +293,44 @@ def test_unknown_tokens_are_counted_per_file_across_shards(tmp_path):
             tokenizer.documents(index, shard_lines, sources)
         assert tokenizer.counts_by_file == expected
     assert expected[files[0]][1] > 0  # The stdlib has words the sample vocabulary lacks.
+
+
+def test_shards_are_interleaved_record_by_record_and_dealt_over_the_outputs(tmp_path,
+                                                                            monkeypatch):
+    from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
+
+    # Three shards take turns at once: the fourth and fifth replace the first two as
+    # they run out. Records of many sizes (frames cross the 64-byte reads).
+    monkeypatch.setattr(pretraining_pipeline, "_OPEN_SHARDS", 3)
+    monkeypatch.setattr(pretraining_pipeline, "_READ_BYTES", 64)
+    monkeypatch.setattr(pretraining_pipeline, "_WRITE_RECORDS", 2)
+    sizes = {"a": 1, "b": 3, "c": 4, "d": 2, "e": 1}
+    shard_files = []
+    for shard, size in sizes.items():
+        path = str(tmp_path / f"{shard}.tfrecord")
+        with tf.io.TFRecordWriter(path) as writer:
+            for index in range(size):
+                writer.write(f"{shard}{index}".encode() * (1 + 37 * index))
+        shard_files.append(path)
+    outputs = [str(tmp_path / "out-0.tfrecord"), str(tmp_path / "out-1.tfrecord")]
+    counts = pretraining_pipeline.interleave_into_outputs(shard_files, outputs)
+    # Turns by hand: a0 b0 c0 | (a ends, d in) b1 c1 | d0 b2 c2 | d1 (b ends, e in) c3 |
+    # (d ends) e0 (c ends) | (e ends); dealt to outputs 0, 1, 0, 1, ...
+    order = ["a0", "b0", "c0", "b1", "c1", "d0", "b2", "c2", "d1", "c3", "e0"]
+    records = [name.encode() * (1 + 37 * int(name[1])) for name in order]
+    # TFRecordDataset checks both checksums of every record.
+    assert [record.numpy() for record in tf.data.TFRecordDataset(outputs[0])] == records[0::2]
+    assert [record.numpy() for record in tf.data.TFRecordDataset(outputs[1])] == records[1::2]
+    assert counts == [6, 5]
+
+
+def test_a_cut_off_shard_file_is_an_error_not_lost_records(tmp_path):
+    from bert_tf.tasks.pretraining import pipeline as pretraining_pipeline
+
+    path = tmp_path / "shard.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(b"complete")
+        writer.write(b"cut off")
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(ValueError, match="ends inside a record"):
+        pretraining_pipeline.interleave_into_outputs([str(path)], [str(tmp_path / "out")])

@@ -17,6 +17,7 @@ of workers.
 """
 
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import random
@@ -31,6 +32,14 @@ from bert_tf.tasks.pretraining.instances import MaskingConfig
 
 _TOKENIZE_BATCH = 2048
 _INSTANCE_BATCH = 4096
+# Interleaving: shards that take turns at once, bytes read from each at a time, and
+# records gathered per output before a write.
+_OPEN_SHARDS = 64
+_READ_BYTES = 1 << 20
+_WRITE_RECORDS = 1024
+# A TFRecord frame: length and its checksum before the record, its checksum after it.
+_FRAME_HEAD_BYTES = 12
+_FRAME_TAIL_BYTES = 4
 # A file in which more than this fraction of the tokens are [UNK] gets a warning.
 UNKNOWN_WARNING_FRACTION = 0.05
 
@@ -309,23 +318,62 @@ def create_shard_files(input_files: list[str], config: PipelineConfig, temp_dir:
     return paths, totals
 
 
+def _framed_records(path: str) -> Iterator[bytes]:
+    """The records of a TFRecord file with their framing, as stored: each is the
+    record's length (uint64, little-endian) and its masked CRC-32C (uint32), the
+    record, then the record's masked CRC-32C (uint32). Copied as they are, they make a
+    valid TFRecord file without computing a checksum again."""
+    import tensorflow as tf  # gfile: temporary files beside gs:// outputs.
+
+    with tf.io.gfile.GFile(path, "rb") as reader:
+        data = b""
+        while chunk := reader.read(_READ_BYTES):
+            data += chunk
+            frames, position = [], 0
+            while position + _FRAME_HEAD_BYTES <= len(data):
+                end = (position + _FRAME_HEAD_BYTES + _FRAME_TAIL_BYTES
+                       + int.from_bytes(data[position:position + 8], "little"))
+                if end > len(data):
+                    break
+                frames.append(data[position:end])
+                position = end
+            data = data[position:]
+            yield from frames
+    if data:
+        raise ValueError(f"{path} ends inside a record: it is not a complete TFRecord file.")
+
+
 def interleave_into_outputs(shard_files: list[str], output_files: list[str]) -> list[int]:
     """Writes the shards' records into the outputs: one record of each shard in turn,
-    dealt round-robin over the outputs. Returns the number of records per output."""
+    dealt round-robin over the outputs. At most `_OPEN_SHARDS` shards take turns at
+    once; when one runs out, the next shard takes its place from the next turn on.
+    Returns the number of records per output."""
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices(shard_files).interleave(
-        tf.data.TFRecordDataset, cycle_length=max(1, min(len(shard_files), 64)),
-        block_length=1).batch(1024)
-    writers = [tf.io.TFRecordWriter(path) for path in output_files]
+    waiting = iter(shard_files)
+    turns = [_framed_records(path) for path in itertools.islice(waiting, _OPEN_SHARDS)]
     counts = [0] * len(output_files)
+    buffers: list[list[bytes]] = [[] for _ in output_files]
+    writers = [tf.io.gfile.GFile(path, "wb") for path in output_files]
     position = 0
     try:
-        for records in dataset.as_numpy_iterator():
-            for record in records:
-                writers[position].write(record)
+        while turns:
+            next_turns = []
+            for records in turns:
+                frame = next(records, None)
+                if frame is None:
+                    next_turns += [_framed_records(path) for path in itertools.islice(waiting, 1)]
+                    continue
+                next_turns.append(records)
+                buffers[position].append(frame)
                 counts[position] += 1
+                if len(buffers[position]) == _WRITE_RECORDS:
+                    writers[position].write(b"".join(buffers[position]))
+                    buffers[position].clear()
                 position = (position + 1) % len(writers)
+            turns = next_turns
+        for writer, buffer in zip(writers, buffers):
+            writer.write(b"".join(buffer))
     finally:
         for writer in writers:
             writer.close()
