@@ -187,3 +187,26 @@ def test_pairs_are_reproducible_from_the_seed(corpus):
     np.testing.assert_array_equal(first.input_ids, second.input_ids)
     assert first.input_ids.shape != other.input_ids.shape or \
         not np.array_equal(first.input_ids, other.input_ids)
+
+
+class _CoarseGenerator:
+    """Draws keys from four values only, so that equal keys are common."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def random(self, shape):
+        return self.rng.integers(0, 4, shape) / 4.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_token_choice_takes_the_smallest_keys_and_the_first_of_equal_ones(seed):
+    draws = np.random.default_rng(100 + seed)
+    candidates = draws.random((200, 12)) < 0.7
+    wanted = draws.integers(1, 15, 200)  # Sometimes more than there are candidates.
+    chosen = instances._choose_tokens(candidates, wanted, _CoarseGenerator(seed))
+    keys = _CoarseGenerator(seed).random(candidates.shape)
+    for row in range(len(candidates)):
+        # By hand: candidates ordered by (key, position), the first `wanted` taken.
+        ranked = sorted(np.flatnonzero(candidates[row]), key=lambda p: (keys[row, p], p))
+        assert sorted(np.flatnonzero(chosen[row])) == sorted(ranked[:wanted[row]])

@@ -201,12 +201,20 @@ def _num_to_predict(lengths: np.ndarray, config: MaskingConfig) -> np.ndarray:
 
 def _choose_tokens(candidates: np.ndarray, wanted: np.ndarray, rng: np.random.Generator,
                    ) -> np.ndarray:
-    """A uniformly random subset of `wanted[i]` candidate positions in each row."""
+    """A uniformly random subset of `wanted[i]` candidate positions in each row: the
+    candidates with the smallest random keys (on equal keys, the first ones)."""
     keys = np.where(candidates, rng.random(candidates.shape), 2.0)
-    order = np.argsort(keys, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(candidates.shape[1])[None, :], axis=1)
-    return (ranks < wanted[:, None]) & candidates
+    rows = np.arange(len(keys))
+    # A value sort is several times faster than an argsort; the threshold is the
+    # wanted-th smallest key.
+    threshold = np.sort(keys, axis=1)[rows, np.minimum(wanted, keys.shape[1]) - 1]
+    chosen = (keys <= threshold[:, None]) & candidates
+    # Keys equal to the threshold (two equal draws: about 1e-12 a row) take the
+    # places left in their row by position.
+    for row in np.flatnonzero(chosen.sum(axis=1) > wanted):
+        tied = np.flatnonzero(chosen[row] & (keys[row] == threshold[row]))
+        chosen[row, tied[wanted[row] - (chosen[row].sum() - len(tied)):]] = False
+    return chosen
 
 
 def _choose_whole_words(input_ids: np.ndarray, candidates: np.ndarray, wanted: np.ndarray,
