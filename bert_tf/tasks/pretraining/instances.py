@@ -213,7 +213,8 @@ def _choose_tokens(candidates: np.ndarray, wanted: np.ndarray, rng: np.random.Ge
     # places left in their row by position.
     for row in np.flatnonzero(chosen.sum(axis=1) > wanted):
         tied = np.flatnonzero(chosen[row] & (keys[row] == threshold[row]))
-        chosen[row, tied[wanted[row] - (chosen[row].sum() - len(tied)):]] = False
+        below = chosen[row].sum() - len(tied)  # Chosen with a smaller key.
+        chosen[row, tied[wanted[row] - below:]] = False
     return chosen
 
 

@@ -362,7 +362,9 @@ def interleave_into_outputs(shard_files: list[str], output_files: list[str]) -> 
             for records in turns:
                 frame = next(records, None)
                 if frame is None:
-                    next_turns += [_framed_records(path) for path in itertools.islice(waiting, 1)]
+                    replacement = next(waiting, None)
+                    if replacement is not None:
+                        next_turns.append(_framed_records(replacement))
                     continue
                 next_turns.append(records)
                 buffers[position].append(frame)
