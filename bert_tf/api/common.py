@@ -124,14 +124,6 @@ def check_save_format(save_format: str) -> None:
                                    f"{', '.join(SAVE_FORMATS)}.")
 
 
-def save_hugging_face_folder(directory: str, model, vocab_file: str, do_lower_case: bool,
-                             label_list: list[str] | None) -> str:
-    """Writes a fitted model as a Hugging Face model folder into the new or empty folder
-    `directory` (`checkpoints.save_hugging_face`: transformers loads it)."""
-    return checkpoints.save_hugging_face(model, directory, vocab_file=vocab_file,
-                                         do_lower_case=do_lower_case, label_list=label_list)
-
-
 def output_dir_for_fit(output_dir: str | None, resume: bool) -> str:
     """`output_dir`, or a new temporary folder when None.
 

@@ -208,8 +208,9 @@ class TextClassifier(common.PretrainedFiles):
             raise UserInputError("The classifier is not fine-tuned yet: call fit first.")
         model = lora_rules.merged(self.model)
         if format == "hugging_face":
-            return common.save_hugging_face_folder(directory, model, self.vocab_file,
-                                                   self.do_lower_case, list(self.labels))
+            return checkpoints.save_hugging_face(model, directory, vocab_file=self.vocab_file,
+                                                 do_lower_case=self.do_lower_case,
+                                                 label_list=list(self.labels))
         info = ClassificationInfo(task_name="tsv", labels=tuple(self.labels),
                                   is_regression=False, pair=self.pair,
                                   **self.long_inputs.fields())

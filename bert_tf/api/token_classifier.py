@@ -169,8 +169,9 @@ class TokenClassifier(common.PretrainedFiles):
             raise UserInputError("The tagger is not fine-tuned yet: call fit first.")
         model = lora_rules.merged(self.model)
         if format == "hugging_face":
-            return common.save_hugging_face_folder(directory, model, self.vocab_file,
-                                                   self.do_lower_case, list(self.info.labels))
+            return checkpoints.save_hugging_face(model, directory, vocab_file=self.vocab_file,
+                                                 do_lower_case=self.do_lower_case,
+                                                 label_list=list(self.info.labels))
         return common.save_folder(
             directory, model, self.config, self.vocab_file, self.info, SETTINGS_FILE,
             {"do_lower_case": self.do_lower_case, "max_seq_length": self.max_seq_length,
