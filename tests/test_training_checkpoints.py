@@ -290,6 +290,34 @@ def test_dropout_masks_follow_seed_step_micro_batch_and_replica():
     np.testing.assert_array_equal(layer(inputs, training=False), inputs)
 
 
+@pytest.mark.parametrize("shape, dtype", [([400, 999], tf.float32), ([1000, 400], tf.float16),
+                                          ([400_000], tf.float32)])
+def test_seeded_dropout_drops_at_its_rate_independently_and_keeps_expectations(shape, dtype):
+    rate = 0.1
+    with dropout.seeded(dropout.step_seed(11, 5)):
+        out = dropout.Dropout(rate, dtype=dtype.name)(tf.ones(shape, dtype), training=True).numpy()
+    assert out.shape == tuple(shape) and out.dtype == dtype.as_numpy_dtype
+    dropped = out == 0
+    # 400,000 draws: the dropped fraction's standard deviation is 0.0005.
+    assert abs(dropped.mean() - rate) < 0.003
+    # Kept values are scaled by 65536 / (65536 - 6554): 0.1 rounded to 16 bits.
+    np.testing.assert_allclose(np.unique(out[~dropped]), 65536 / (65536 - 6554), rtol=1e-3)
+    np.testing.assert_allclose(out.astype(np.float64).mean(), 1.0, atol=0.006)
+    # Neighbours (which share a 32-bit random number) are dropped independently,
+    # and an odd row's last element (which shares one with no other) at the rate too.
+    flat = dropped.reshape(-1)
+    assert abs((flat[:-1] & flat[1:]).mean() - rate * rate) < 0.002
+    if len(shape) == 2:
+        assert abs(dropped[:, -1].mean() - rate) < 0.05
+
+
+def test_seeded_dropout_of_a_scalar():
+    with dropout.seeded(dropout.step_seed(11, 5)):
+        values = [dropout.Dropout(0.5)(tf.constant(3.0), training=True).numpy()
+                  for _ in range(40)]
+    assert set(values) == {0.0, 6.0}
+
+
 def _masked(layer, inputs, step):
     with dropout.seeded(dropout.step_seed(7, step, 0, 0)):
         return layer(inputs, training=True)

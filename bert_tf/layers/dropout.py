@@ -10,6 +10,13 @@ training instead draws its mask with stateless random ops from that seed and the
 call's position in the forward pass. Nothing then needs saving, and the masks are the
 same under `tf.function`, XLA and any number of replicas (each replica its own).
 Outside such a context the layer is Keras' `Dropout`.
+
+The seeded masks compare 16 random bits per element with a threshold, so one 32-bit
+random number serves two elements: drawing the bits is most of a mask's cost, and
+attention probabilities [B, N, F, T] are the largest tensors of a training step. The
+drop probability is then `rate` rounded to a multiple of 1 / 65536 (0.1 becomes
+0.1000061), and kept elements are scaled by the inverse of the rounded keep
+probability, so that every element's expectation is unchanged.
 """
 
 import contextlib
@@ -21,6 +28,8 @@ import tensorflow as tf
 
 # One per thread: MirroredStrategy traces each replica's step in a thread of its own.
 _active = threading.local()
+
+_LEVELS = 2 ** 16  # Values of the 16 random bits each element's keep decision reads.
 
 
 class _CallSeeds:
@@ -75,5 +84,22 @@ class Dropout(keras.layers.Dropout):
         seeds = getattr(_active, "seeds", None)
         if seeds is None or not training or self.rate == 0 or self.noise_shape is not None:
             return super().call(inputs, training=training)
-        return tf.nn.experimental.stateless_dropout(inputs, rate=self.rate,
-                                                    seed=seeds.next())
+        return _seeded_dropout(inputs, self.rate, seeds.next())
+
+
+def _seeded_dropout(inputs: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
+    """Zeroes each element of `inputs` with probability `rate` (rounded to a multiple
+    of 1 / 65536) and scales the rest by the inverse of their keep probability."""
+    if inputs.shape.rank == 0:
+        return tf.reshape(_seeded_dropout(tf.reshape(inputs, [1]), rate, seed), [])
+    dropped_levels = min(round(rate * _LEVELS), _LEVELS - 1)
+    shape = tf.shape(inputs)
+    last = shape[-1]
+    pairs = (last + 1) // 2
+    bits = tf.random.stateless_uniform(tf.concat([shape[:-1], [pairs]], 0), seed,
+                                       minval=None, maxval=None, dtype=tf.int32)
+    # Reading each int32 as two int16 costs no copy; an odd last axis leaves one over.
+    halves = tf.reshape(tf.bitcast(bits, tf.int16), tf.concat([shape[:-1], [2 * pairs]], 0))
+    keep = halves[..., :last] >= dropped_levels - _LEVELS // 2
+    scale = tf.cast(_LEVELS / (_LEVELS - dropped_levels), inputs.dtype)
+    return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
